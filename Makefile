@@ -1,0 +1,45 @@
+# ballast: conformance suite, reference VMM and guest driver for virtio-balloon.
+#
+#   make deps         install what's missing from Debian's archive (as root)
+#   make check        unit tests + the bats suite against every VMM, TAP out
+#   make demo         boot a guest, balloon it, show the host's RSS drop
+#   make images       guest and test-host kernels and initramfs images
+#
+# Variables: FLAVOUR, KERNEL, MODROOT, KDIR (images/images.mk),
+# VMMS (the VMMs `check` runs the suite against), BALLAST_TEST_HOST
+# (direct|nested|auto: where KVM-only VMMs run), V=1 (show commands).
+
+BUILD := $(CURDIR)/build
+AGENT_BIN := $(BUILD)/bin/ballast-agent
+VMMS ?= qemu
+
+ifneq ($(V),1)
+MAKEFLAGS += --no-print-directory
+endif
+
+.PHONY: all deps check demo clean FORCE
+all: images
+
+include images/images.mk
+
+deps:
+	@ci/deps.sh
+
+# `check` and `demo` install what is missing first (ci/deps.sh says what it
+# would run when not root).
+.deps-ok: FORCE
+	@ci/deps.sh --check >/dev/null 2>&1 || ci/deps.sh
+
+$(AGENT_BIN): $(wildcard selftests/agent/*.c selftests/agent/*.h)
+	@$(MAKE) -C selftests/agent O=$(BUILD)/bin
+
+check: .deps-ok
+	@$(MAKE) images
+	@VMMS="$(VMMS)" BUILD=$(BUILD) selftests/run.sh
+
+demo: .deps-ok
+	@$(MAKE) images
+	@BUILD=$(BUILD) ci/demo.sh
+
+clean:
+	rm -rf $(BUILD)

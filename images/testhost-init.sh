@@ -1,0 +1,47 @@
+#!/bin/busybox sh
+# /init of the test host: a QEMU TCG machine whose CPU model exposes SVM, so
+# Debian's kernel gets a working nested /dev/kvm for KVM-only VMMs. The host's
+# root comes in read-only over 9p and everything runs chrooted in it, so the
+# host's binaries, kernels and images are used as they are. The agent serves
+# on a virtio-serial port; ttyS1 carries the inner guest's agent channel out.
+/bin/busybox --install -s /bin
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+while read -r ko; do
+	insmod "$ko" || echo "testhost-init: insmod $ko failed"
+done < /etc/modules.load
+
+root=/mnt
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro hostroot $root ||
+	{ echo "testhost-init: cannot mount the host's root over 9p"; poweroff -f; }
+mount -t proc proc $root/proc
+mount -t sysfs sysfs $root/sys
+mount -t devtmpfs devtmpfs $root/dev
+mkdir -p $root/dev/pts 2>/dev/null
+mount -t tmpfs tmpfs $root/tmp
+mount -t tmpfs tmpfs $root/run
+
+agent=
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	ballast.agent_bin=*) agent=${arg#*=} ;;
+	esac
+done
+
+# The port's node is vport<virtio index>p<n>: find it by the name QEMU gave it.
+port=
+for p in /sys/class/virtio-ports/*; do
+	[ "$(cat "$p/name" 2>/dev/null)" = ballast.agent ] && port=/dev/${p##*/}
+done
+
+kvm=no
+[ -c /dev/kvm ] && kvm=yes
+echo "testhost-init: ready after $(cut -d' ' -f1 /proc/uptime)s, /dev/kvm: $kvm, agent on $port"
+while :; do
+	chroot $root "$agent" serve "$port"
+	sleep 1
+done

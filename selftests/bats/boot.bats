@@ -1,0 +1,49 @@
+#!/usr/bin/env bats
+# The guest boots under the VMM and the agent answers.
+
+setup_file() {
+	load helpers/common
+	vm_start 512
+}
+
+teardown_file() {
+	load helpers/common
+	vm_stop
+}
+
+setup() {
+	load helpers/common
+}
+
+teardown() {
+	ballast_teardown
+}
+
+@test "boot: the guest runs the image's kernel and its agent answers" {
+	run vm_exec uname -r
+	assert_success
+	assert_output "$(cat "$BALLAST_BUILD/images/kver")"
+}
+
+@test "boot: the agent returns a command's output and exit status" {
+	run vm_exec 'echo out; echo err >&2; exit 3'
+	assert_equal "$status" 3
+	assert_output $'out\nerr'
+}
+
+@test "boot: the agent kills a command that overruns its deadline" {
+	VM_EXEC_TIMEOUT=3 run vm_exec 'sleep 30'
+	assert_equal "$status" 124
+	run vm_exec 'echo still serving'
+	assert_output 'still serving'
+}
+
+@test "boot: the guest sees its RAM and a balloon device" {
+	run vm_meminfo MemTotal
+	assert_success
+	# 512 MiB less what the kernel keeps for itself.
+	[ "$output" -gt $((400 * 1024)) ] && [ "$output" -le $((512 * 1024)) ]
+	# virtio device id 5 is the balloon (virtio 1.2 §5.5.1).
+	run vm_exec 'cat /sys/bus/virtio/devices/*/device'
+	assert_output --partial 0x0005
+}
