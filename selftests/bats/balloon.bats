@@ -23,16 +23,8 @@ teardown() {
 	ballast_teardown
 }
 
-# Touch most of the guest's free RAM (tmpfs pages), then free it, so the
-# pages the balloon takes are backed on the host and releasing them shows.
-touch_and_free() {
-	vm_exec 'avail=$(awk "/MemAvailable/ { print int(\$2 / 1024) }" /proc/meminfo)
-		dd if=/dev/zero of=/tmp/fill bs=1M count=$((avail - 48)) 2>&1 | tail -n 1
-		rm /tmp/fill'
-}
-
 @test "inflate: actual reaches the target and host RSS falls by >= 90% of it [D: release, R-4, R-14]" {
-	run touch_and_free
+	run vm_touch_and_free
 	assert_success
 	pid=$(vm_pid)
 	before=$(rss_kib "$pid")

@@ -1,0 +1,65 @@
+# The harness without bats: paths, guests, waits, host RSS. Sourced by
+# common.bash for the suites and by ci/demo.sh.
+# shellcheck shell=bash
+
+BALLAST_ROOT=${BALLAST_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
+BALLAST_BUILD=${BALLAST_BUILD:-$BALLAST_ROOT/build}
+AGENT=$BALLAST_BUILD/bin/ballast-agent
+VMM=${VMM:-qemu}
+
+# shellcheck source=testhost.bash
+source "$BALLAST_ROOT/selftests/bats/helpers/testhost.bash"
+# shellcheck source=vm.bash
+source "$BALLAST_ROOT/selftests/bats/helpers/vm.bash"
+
+MIB=1048576
+
+# wait_until SECONDS COMMAND... : poll COMMAND every half second until it
+# succeeds; fail with the command named once the deadline passes.
+wait_until() {
+	local secs=$1 end
+	shift
+	end=$((SECONDS + secs))
+	until "$@"; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			echo "wait_until: '$*' still false after ${secs}s" >&2
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
+# smaps_field PID FIELD: one field of /proc/PID/smaps_rollup in KiB, read
+# where the process runs (the host, or the test host).
+smaps_field() {
+	local out
+	out=$(where_sh "cat /proc/$1/smaps_rollup") || return 1
+	awk -v f="$2:" '$1 == f { print $2; found = 1 } END { exit !found }' <<<"$out"
+}
+
+# rss_kib PID [FIELD]: a settled reading of Rss (or FIELD, e.g. Anonymous):
+# kept once two reads a second apart agree within 1%, as Firecracker's
+# suite does. Gives up after 30 reads and prints the last one.
+rss_kib() {
+	local pid=$1 field=${2:-Rss} prev cur i
+	prev=$(smaps_field "$pid" "$field") || return 1
+	for ((i = 0; i < 30; i++)); do
+		sleep 1
+		cur=$(smaps_field "$pid" "$field") || return 1
+		if [ $(((cur > prev ? cur - prev : prev - cur) * 100)) -le "$cur" ]; then
+			echo "$cur"
+			return 0
+		fi
+		prev=$cur
+	done
+	echo "rss_kib: $field of $pid did not settle (last $cur KiB)" >&2
+	echo "$cur"
+}
+
+# Touch most of the guest's free RAM (tmpfs pages), then free it, so the
+# pages the balloon takes are backed on the host and releasing them shows.
+vm_touch_and_free() {
+	vm_exec 'avail=$(awk "/MemAvailable/ { print int(\$2 / 1024) }" /proc/meminfo)
+		dd if=/dev/zero of=/tmp/fill bs=1M count=$((avail - 48)) 2>&1 | tail -n 1
+		rm /tmp/fill'
+}
