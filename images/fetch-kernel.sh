@@ -19,7 +19,12 @@ cloud)   meta=linux-image-cloud-amd64 ;;
 esac
 
 # The meta package names the current ABI, e.g. linux-image-6.1.0-56-cloud-amd64.
-image=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+image_of() { apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}'; }
+image=$(image_of)
+# A fresh machine may have empty package lists.
+if [ -z "$image" ] && [ "$(id -u)" -eq 0 ]; then
+	apt-get update -q >/dev/null && image=$(image_of)
+fi
 if [ -z "$image" ]; then
 	echo "fetch-kernel.sh: apt-cache knows no $meta; run 'apt-get update' first" >&2
 	exit 2

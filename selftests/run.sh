@@ -47,6 +47,9 @@ for t in "$BUILD"/vmm/tests/test_*; do
 	[ -x "$t" ] && run_suite "unit/${t##*/}" "$t"
 done
 
+# The harness's own promises, checked once with the cheapest VMM.
+VMM=qemu BALLAST_TEST_HOST=direct run_suite harness bats --tap --timing selftests/bats/harness.bats
+
 for vmm in $VMMS; do
 	where=$(VMM=$vmm BALLAST_ROOT=$PWD bash -c "source selftests/bats/helpers/where.bash && ballast_where")
 	echo "# $vmm runs ${where:-?} (BALLAST_TEST_HOST=${BALLAST_TEST_HOST:-auto})"

@@ -126,13 +126,18 @@ static int parse_reply(struct rxbuf *rx, unsigned long seq, struct reply *r, siz
 			off++;
 			continue;
 		}
-		if ((size_t)(nl + 1 - rx->data) + len + 1 > rx->len)
+		if (rseq == seq && (size_t)(nl + 1 - rx->data) + len + 1 > rx->len)
 			return 0;
-		*consumed = nl + 1 - rx->data + len + 1;
-		if (rseq != seq) {	/* a reply some earlier client gave up on */
-			off = *consumed;
+		/*
+		 * A reply some earlier client gave up on, or noise that looks
+		 * like a header: step over its start byte only, since its length
+		 * can't be trusted and our reply may begin inside it.
+		 */
+		if (rseq != seq) {
+			off++;
 			continue;
 		}
+		*consumed = nl + 1 - rx->data + len + 1;
 		if (agent_crc32(nl + 1, len) != crc || nl[1 + len] != '\n')
 			return -1;
 		r->seq = rseq;

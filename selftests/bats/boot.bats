@@ -47,3 +47,11 @@ teardown() {
 	run vm_exec 'cat /sys/bus/virtio/devices/*/device'
 	assert_output --partial 0x0005
 }
+
+@test "boot: noise and a forged frame on the agent's line do not corrupt a reply" {
+	# A kernel-style message, then a header that claims to be a reply with
+	# a length that would swallow the real reply's first bytes.
+	run vm_exec "printf '<6>virtio_balloon: noise\\n\\002RES 1 0 40 00000000\\n' > /dev/ttyS1; echo intact"
+	assert_success
+	assert_output intact
+}

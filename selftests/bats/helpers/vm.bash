@@ -33,7 +33,7 @@ where_spawn() {
 # must_tell_host=on, stats_interval=SECONDS.
 vm_start() {
 	export VM_MEM_MIB=${1:-512} VM_BALLOON_OPTS=${2:-} VM_CPUS=${VM_CPUS:-1}
-	export VM_KERNEL=$BALLAST_BUILD/images/vmlinuz
+	export VM_KERNEL=${VM_KERNEL:-$BALLAST_BUILD/images/vmlinuz}
 	export VM_INITRAMFS=$BALLAST_BUILD/images/guest.cpio.gz
 	export VM_CMDLINE="console=ttyS0 panic=-1 quiet ballast.driver=${VM_DRIVER:-virtio_balloon}"
 	VM_WHERE=$(ballast_where) || return 2
@@ -52,11 +52,24 @@ vm_start() {
 	fi
 	export VM_CONSOLE=$VM_RUNDIR/console.log
 	vmm_start || { vm_console_tail >&2; return 1; }
-	if ! "$AGENT" wait -t "$VM_BOOT_TIMEOUT" "$VM_AGENT_SOCK"; then
-		echo "$VMM: guest agent did not answer within ${VM_BOOT_TIMEOUT}s" >&2
-		vm_console_tail >&2
-		return 1
-	fi
+	vm_wait_agent
+}
+
+# Wait for the guest's agent, but give up at once when the VMM has exited:
+# a VMM that fails to boot fails the test with its log, it does not hang it.
+vm_wait_agent() {
+	local end=$((SECONDS + VM_BOOT_TIMEOUT))
+	while [ "$SECONDS" -lt "$end" ]; do
+		"$AGENT" wait -t 5 "$VM_AGENT_SOCK" 2>/dev/null && return 0
+		if ! where_sh "kill -0 -- -\$(cat $VM_RUNDIR/wrapper.pid)" 2>/dev/null; then
+			echo "$VMM exited before its guest's agent answered" >&2
+			vm_console_tail >&2
+			return 1
+		fi
+	done
+	echo "$VMM: guest agent did not answer within ${VM_BOOT_TIMEOUT}s" >&2
+	vm_console_tail >&2
+	return 1
 }
 
 # vm_exec COMMAND...: run a command in the guest; its output and status.
