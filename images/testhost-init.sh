@@ -25,10 +25,19 @@ mkdir -p $root/dev/pts 2>/dev/null
 mount -t tmpfs tmpfs $root/tmp
 mount -t tmpfs tmpfs $root/run
 
+# The project and build trees come as shares of their own, mounted at the
+# same paths after the tmpfs mounts above, which would hide a checkout that
+# lives under /tmp.
 agent=
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	ballast.agent_bin=*) agent=${arg#*=} ;;
+	ballast.share=*)
+		tag=${arg#*=}; tag=${tag%%:*}; path=${arg#*:}
+		mkdir -p "$root$path" 2>/dev/null
+		mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro "$tag" "$root$path" ||
+			echo "testhost-init: cannot mount $path"
+		;;
 	esac
 done
 

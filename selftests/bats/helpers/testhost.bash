@@ -14,15 +14,24 @@ TESTHOST_MEM_MIB=${TESTHOST_MEM_MIB:-3072}
 TESTHOST_MAX_SECONDS=${TESTHOST_MAX_SECONDS:-1500}
 
 testhost_start() {
-	local img=$BALLAST_BUILD/images
+	local img=$BALLAST_BUILD/images shares= share_args=() dir i=0
+	# The test host hides its /tmp and /run under tmpfs: the project and
+	# build trees come in as shares of their own, at the same paths.
+	for dir in "$BALLAST_ROOT" "$BALLAST_BUILD"; do
+		dir=$(realpath "$dir")
+		share_args+=(-virtfs "local,path=$dir,mount_tag=ballast$i,security_model=none,readonly=on,multidevs=remap")
+		shares+=" ballast.share=ballast$i:$dir"
+		i=$((i + 1))
+	done
 	TH_DIR=$(mktemp -d /tmp/ballast-th.XXXXXX)
 	export TH_DIR
 	setsid timeout --kill-after=5 "$TESTHOST_MAX_SECONDS" \
 		qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m "$TESTHOST_MEM_MIB" \
 		-nodefaults -display none -no-reboot \
 		-kernel "$img/testhost-vmlinuz" -initrd "$img/testhost.cpio.gz" \
-		-append "console=ttyS0 panic=-1 quiet ballast.agent_bin=$AGENT" \
+		-append "console=ttyS0 panic=-1 quiet ballast.agent_bin=$AGENT $shares" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		"${share_args[@]}" \
 		-device virtio-serial-pci \
 		-chardev "socket,id=agent,path=$TH_DIR/agent.sock,server=on,wait=off" \
 		-device virtserialport,chardev=agent,name=ballast.agent \
