@@ -38,7 +38,7 @@ struct virtq {
 	u16 used_idx;
 	u16 signalled_used;	/* used_idx when we last interrupted */
 	bool signalled_valid;
-	bool broken;		/* ring addresses outside RAM: serve nothing */
+	bool broken;		/* bad rings or avail->idx jump: serve nothing */
 	struct virtq_stats stats;
 
 	/*

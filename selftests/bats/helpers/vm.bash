@@ -61,7 +61,9 @@ vm_wait_agent() {
 	local end=$((SECONDS + VM_BOOT_TIMEOUT))
 	while [ "$SECONDS" -lt "$end" ]; do
 		"$AGENT" wait -t 5 "$VM_AGENT_SOCK" 2>/dev/null && return 0
-		if ! where_sh "kill -0 -- -\$(cat $VM_RUNDIR/wrapper.pid)" 2>/dev/null; then
+		# The timeout wrapper lives exactly as long as the VMM (dash, the
+		# test host's sh, knows no "kill --").
+		if ! where_sh "kill -0 \$(cat $VM_RUNDIR/wrapper.pid)" 2>/dev/null; then
 			echo "$VMM exited before its guest's agent answered" >&2
 			vm_console_tail >&2
 			return 1
