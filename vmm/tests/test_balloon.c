@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The balloon device end to end without KVM: this file plays the transport
+ * (feature negotiation, queue set-up, kicks under vdev->lock) and the
+ * driver (rings in fake guest RAM), and counts releases instead of
+ * madvising. Fake RAM: region 0 [0, 32M) and region 1 [32M, 48M) touch, so
+ * a run of pages can cross them; region 2 [64M, 80M) lies after a hole.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../memory.h"
+#include "../virtio/balloon.h"
+#include "../virtio/balloon_util.h"
+#include "../virtio/pfn.h"
+#include "tap.h"
+#include "vq_driver.h"
+
+#define RAM_SIZE	(64 * SZ_1M)
+#define RING_GPA	0x10000ULL	/* one 64 KiB slot per transport queue */
+#define ARRAY_GPA	0x100000ULL	/* PFN arrays, stats, hint ids */
+#define PAGES_PFN	(4 * SZ_1M / 4096)	/* pages we balloon start at 4 MiB */
+#define HOLE_PFN	(50 * SZ_1M / 4096)
+#define R2_PFN		(64 * SZ_1M / 4096)
+#define END_PFN		(80 * SZ_1M / 4096)
+#define NO_NEGOTIATION	BIT(63)	/* start(): create only */
+
+static struct guest_mem mem;
+static void *ram;
+static struct virtio_device *vdev;
+static struct vqdrv drv[VIRTIO_MAX_QUEUES];
+static unsigned int used_irqs[VIRTIO_MAX_QUEUES], config_irqs;
+
+static struct {
+	struct pfn_range r[256];
+	int n;
+	u64 bytes;
+} rel;
+
+static int count_release(void *opaque __unused, u64 gpa, u64 len)
+{
+	if (rel.n < 256)
+		rel.r[rel.n] = (struct pfn_range){ gpa >> 12, len >> 12 };
+	rel.n++;
+	rel.bytes += len;
+	return 0;
+}
+
+static void rel_reset(void)
+{
+	memset(&rel, 0, sizeof(rel));
+}
+
+static bool rel_is(int i, u64 start, u64 nr)
+{
+	if (rel.r[i].start == start && rel.r[i].nr == nr)
+		return true;
+	printf("#   release %d: {%llu, %llu}, want {%llu, %llu}\n", i,
+	       (unsigned long long)rel.r[i].start, (unsigned long long)rel.r[i].nr,
+	       (unsigned long long)start, (unsigned long long)nr);
+	return false;
+}
+
+static void signal_used(struct virtio_device *v __unused, unsigned int idx)
+{
+	used_irqs[idx]++;
+}
+
+static void signal_config(struct virtio_device *v __unused)
+{
+	config_irqs++;
+}
+
+static void fake_ram_init(void)
+{
+	u64 pairs[] = { 0, 32 * SZ_1M, 32 * SZ_1M, 16 * SZ_1M, 64 * SZ_1M, 16 * SZ_1M };
+
+	ram = aligned_alloc(SZ_2M, RAM_SIZE);
+	if (!ram || guest_mem_init_fake(&mem, ram, pairs, 3)) {
+		printf("Bail out! no fake RAM\n");
+		exit(1);
+	}
+}
+
+static struct balloon_state state(void)
+{
+	struct balloon_state st;
+
+	balloon_get_state(vdev, &st);
+	return st;
+}
+
+/* Create the device with opts, negotiate features, set up queues, DRIVER_OK. */
+static void start(const char *opts, u64 features, u64 host_page_size, bool activate)
+{
+	struct balloon_config cfg;
+	char err[256];
+	unsigned int i, nr;
+
+	if (vdev)
+		balloon_destroy(vdev);
+	balloon_config_init(&cfg);
+	if (balloon_parse_opts(opts, &cfg, err, sizeof(err)))
+		printf("# bad opts: %s\n", err);
+	mem.host_page_size = host_page_size;
+	vdev = balloon_create(&cfg, &mem, NULL);
+	if (!vdev) {
+		printf("Bail out! balloon_create failed\n");
+		exit(1);
+	}
+	vdev->signal_used = signal_used;
+	vdev->signal_config = signal_config;
+	balloon_set_release_fn(vdev, count_release, NULL);
+	memset(used_irqs, 0, sizeof(used_irqs));
+	config_irqs = 0;
+	rel_reset();
+
+	if (features == NO_NEGOTIATION)
+		return;
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->set_features(vdev, features);
+	nr = vdev->ops->nr_queues(vdev);
+	for (i = 0; i < nr; i++)
+		vqdrv_setup(&drv[i], &vdev->vqs[i], &mem, RING_GPA + 0x10000ULL * i,
+			    vdev->ops->queue_max_size(vdev, i), false, false);
+	if (activate)
+		vdev->ops->activate(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void kick(unsigned int tq)
+{
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->queue_notify(vdev, tq);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static u32 *pfn_array(unsigned int slot)
+{
+	return guest_mem_ptr(&mem, ARRAY_GPA + 0x10000ULL * slot, 0x10000);
+}
+
+/* Send n PFNs from array slot 0 on transport queue tq as one buffer; returns the head. */
+static u16 send_pfns(unsigned int tq, const u32 *pfns, u32 n)
+{
+	u16 head;
+
+	memcpy(pfn_array(0), pfns, n * 4);
+	head = vqdrv_add_out(&drv[tq], ARRAY_GPA, n * 4);
+	kick(tq);
+	return head;
+}
+
+static u16 send_run(unsigned int tq, u32 first, u32 n)
+{
+	static u32 pfns[16384];
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		pfns[i] = first + i;
+	return send_pfns(tq, pfns, n);
+}
+
+/* The latest used element on tq is head, with length 0. */
+static bool acked(unsigned int tq, u16 head)
+{
+	u16 idx = vqdrv_used_idx(&drv[tq]);
+	u32 id, len;
+
+	if (!idx)
+		return false;
+	vqdrv_used_elem(&drv[tq], idx - 1, &id, &len);
+	return id == head && len == 0;
+}
+
+#define M(name) (state().metrics.name)
+
+static void test_inflate_deflate(void)
+{
+	u32 gap[] = { 2000, 2001, 2002, 2004, 2005, 1999, 2010 };
+	u16 head;
+
+	start("", 0, SZ_4K, true);
+	head = send_run(0, PAGES_PFN, 256);
+	tap_ok(acked(0, head) && used_irqs[0] == 1, "inflate acked with length 0 and an interrupt");
+	tap_ok(rel.n == 1 && rel_is(0, PAGES_PFN, 256), "256 contiguous pages: one release of 1 MiB");
+	tap_eq(M(pages_inflated), 256, "pages inflated counted");
+	tap_eq(state().ballooned_pages, 256, "bitmap holds 256 pages");
+	tap_ok(M(madvise_calls) == 1 && M(bytes_released) == SZ_1M && M(ranges_released) == 1,
+	       "release counters");
+
+	/* Merging exact to the page: an off-by-one in pfn_merge() fails here. */
+	rel_reset();
+	send_pfns(0, gap, ARRAY_SIZE(gap));
+	tap_ok(rel.n == 3 && rel_is(0, 1999, 4) && rel_is(1, 2004, 2) && rel_is(2, 2010, 1),
+	       "unsorted PFNs merged into exact runs");
+
+	rel_reset();
+	send_run(0, PAGES_PFN + 100, 10);
+	tap_ok(rel.n == 0 && M(duplicate_pfns) == 10, "re-inflated pages: duplicates, no release");
+	send_pfns(0, (u32[]){ 3000, 3000, 3001, 3000 }, 4);
+	tap_ok(rel.n == 1 && rel_is(0, 3000, 2) && M(duplicate_pfns) == 12,
+	       "duplicates inside one request counted once each");
+
+	head = send_run(1, PAGES_PFN, 128);
+	tap_ok(acked(1, head) && M(pages_deflated) == 128, "deflate acked, pages deflated");
+	tap_eq(state().ballooned_pages, 256 - 128 + 7 + 2, "bitmap cleared by deflate");
+	send_run(1, PAGES_PFN, 2);
+	tap_eq(M(deflate_unknown_pfns), 2, "deflating pages not in the balloon counted");
+	rel_reset();
+	send_run(0, PAGES_PFN, 128);
+	tap_ok(rel.n == 1 && rel_is(0, PAGES_PFN, 128), "deflated pages can be inflated again");
+}
+
+static void test_bad_pfns(void)
+{
+	u32 pfns[] = { PAGES_PFN, HOLE_PFN, END_PFN, 0xffffffff, PAGES_PFN + 1, R2_PFN };
+	u16 head;
+
+	start("", 0, SZ_4K, true);
+	head = send_pfns(0, pfns, ARRAY_SIZE(pfns));
+	tap_ok(acked(0, head), "inflate with out-of-RAM PFNs still acked");
+	tap_eq(M(invalid_pfns), 3, "three out-of-RAM PFNs counted");
+	tap_ok(rel.n == 2 && rel_is(0, PAGES_PFN, 2) && rel_is(1, R2_PFN, 1),
+	       "the valid ones released");
+	head = send_pfns(1, pfns, ARRAY_SIZE(pfns));
+	tap_ok(acked(1, head) && M(invalid_pfns) == 6 && M(pages_deflated) == 3,
+	       "deflate skips out-of-RAM PFNs too");
+}
+
+static void test_bad_descriptors(void)
+{
+	struct vqdrv_buf wr[] = { { ARRAY_GPA, 8, false }, { ARRAY_GPA + 8, 8, true } };
+	struct vqdrv_buf zero[] = { { ARRAY_GPA, 0, false } };
+	u16 head;
+
+	start("", 0, SZ_4K, true);
+	pfn_array(0)[0] = PAGES_PFN;
+	pfn_array(0)[1] = PAGES_PFN + 1;
+	head = vqdrv_add(&drv[0], wr, 2);
+	kick(0);
+	tap_ok(acked(0, head) && M(bad_descriptors) == 1 && rel.n == 0,
+	       "inflate with a write-only descriptor: counted, acked, skipped");
+	head = vqdrv_add(&drv[0], zero, 1);
+	kick(0);
+	tap_ok(acked(0, head) && M(bad_descriptors) == 1 && M(pages_inflated) == 0,
+	       "zero-length descriptor: acked, nothing inflated");
+	head = vqdrv_add_out(&drv[0], ARRAY_GPA, 6);
+	kick(0);
+	tap_ok(acked(0, head) && M(bad_descriptors) == 2 && rel.n == 0,
+	       "inflate of 6 bytes (not whole PFNs) skipped");
+	head = vqdrv_add_out(&drv[0], HOLE_PFN * 4096ULL, 8);
+	kick(0);
+	tap_ok(acked(0, head) && M(bad_descriptors) == 3, "PFN array outside RAM: completed");
+	head = vqdrv_add(&drv[1], wr, 2);
+	kick(1);
+	tap_ok(acked(1, head) && M(bad_descriptors) == 4 && M(deflate_unknown_pfns) == 2,
+	       "deflate with a write-only descriptor still reads its PFNs");
+
+	/* A ring the driver wrecked: stop serving it, keep running. */
+	vqdrv_set_avail_idx(&drv[0], vqdrv_used_idx(&drv[0]) + 500);
+	kick(0);
+	tap_eq(M(broken_queues), 1, "bad avail index: queue stopped and counted");
+	kick(0);
+	tap_eq(M(broken_queues), 1, "further kicks on the broken queue do nothing");
+	head = send_run(1, PAGES_PFN, 1);
+	tap_ok(acked(1, head), "the other queues keep working");
+}
+
+static void test_huge_chain(void)
+{
+	static struct vqdrv_buf bufs[BALLOON_QUEUE_SIZE];
+	u32 *a = pfn_array(0);
+	int i;
+
+	start("", 0, SZ_4K, true);
+	/* 128 descriptors of 64 PFNs: 8192 pages (32 MiB), eight batches. */
+	for (i = 0; i < 128 * 64; i++)
+		a[i] = PAGES_PFN + i;
+	for (i = 0; i < BALLOON_QUEUE_SIZE; i++)
+		bufs[i] = (struct vqdrv_buf){ ARRAY_GPA + 256ULL * i, 256, false };
+	vqdrv_add(&drv[0], bufs, BALLOON_QUEUE_SIZE);
+	kick(0);
+	tap_ok(M(pages_inflated) == 128 * 64 && rel.bytes == 32 * SZ_1M && M(invalid_pfns) == 0,
+	       "a 128-descriptor chain of 8192 PFNs inflated whole");
+	tap_ok(rel.n <= 8 + 1, "one release per batch, not per page (%d)", rel.n);
+}
+
+static void test_regions_and_huge_pages(void)
+{
+	u32 first = 32 * SZ_1M / 4096 - 2;
+	int i;
+
+	start("", 0, SZ_4K, true);
+	send_run(0, first, 4);
+	tap_ok(rel.n == 2 && rel_is(0, first, 2) && rel_is(1, first + 2, 2) &&
+	       M(ranges_released) == 1 && M(madvise_calls) == 2,
+	       "a run across two regions: one range, two releases");
+
+	start("", 0, SZ_2M, true);
+	send_run(0, PAGES_PFN, 511);
+	tap_ok(rel.n == 0 && M(pages_inflated) == 511, "2 MiB host pages: 511 of 512 keeps it");
+	send_run(0, PAGES_PFN + 511, 1);
+	tap_ok(rel.n == 1 && rel_is(0, PAGES_PFN, 512), "the 512th piece releases the host page");
+	for (i = 0; i < 512; i += 2)
+		send_run(0, PAGES_PFN + 512 + i, 2);
+	tap_ok(rel.n == 2 && rel_is(1, PAGES_PFN + 512, 512), "pieces in many requests add up");
+	send_run(1, PAGES_PFN + 3, 1);
+	rel_reset();
+	send_run(0, PAGES_PFN + 3, 1);
+	tap_ok(rel.n == 1 && rel_is(0, PAGES_PFN, 512), "deflate then inflate of one piece re-releases");
+	rel_reset();
+	send_run(0, PAGES_PFN + 1024 + 1, 1024);
+	tap_ok(rel.n == 1 && rel_is(0, PAGES_PFN + 1536, 512),
+	       "partial host pages at both ends of a run stay");
+}
+
+static u32 cfg_read(u32 off)
+{
+	u32 v = 0;
+
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->read_config(vdev, off, &v, 4);
+	pthread_mutex_unlock(&vdev->lock);
+	return v;
+}
+
+static void cfg_write(u32 off, const void *buf, u32 len)
+{
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->write_config(vdev, off, buf, len);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void test_config(void)
+{
+	u32 v;
+	u16 h;
+
+	start("size=8M", 0, SZ_4K, false);
+	tap_eq(cfg_read(0), 2048, "size=8M: num_pages 2048 at boot");
+	tap_eq(balloon_set_target_pages(vdev, 100), 0, "target before DRIVER_OK");
+	tap_ok(cfg_read(0) == 100 && config_irqs == 0, "no config interrupt before DRIVER_OK");
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->activate(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+	balloon_set_target_pages(vdev, 300);
+	balloon_set_target_pages(vdev, 300);
+	tap_ok(cfg_read(0) == 300 && config_irqs == 2 && M(config_interrupts) == 2,
+	       "a config interrupt for every new target");
+	tap_eq(balloon_set_target_pages(vdev, RAM_SIZE / 4096 + 1), (u64)-ERANGE,
+	       "target above guest RAM refused");
+	tap_eq(cfg_read(0), 300, "and nothing changed");
+	tap_eq(cfg_read(4), 0, "actual starts at 0");
+	v = 250;
+	cfg_write(4, &v, 4);
+	tap_eq(cfg_read(4), 250, "driver writes actual");
+	tap_eq(state().actual, 250, "actual visible to the host");
+	h = 0x0102;
+	cfg_write(6, &h, 2);
+	tap_eq(cfg_read(4), 0x010200fa, "2-byte write merges into actual");
+	v = 7;
+	cfg_write(0, &v, 4);
+	tap_eq(cfg_read(0), 300, "driver writes to num_pages ignored");
+	v = 9;
+	cfg_write(8, &v, 4);
+	tap_eq(cfg_read(8), 0, "driver writes to the hint id ignored");
+	v = 0xaa;
+	cfg_write(12, &v, 4);
+	tap_eq(cfg_read(12), 0xaa, "driver writes poison_val");
+	send_run(0, PAGES_PFN, 4);
+	tap_eq(cfg_read(4), 0x010200fa, "the device never writes actual itself");
+
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->reset(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+	tap_ok(state().ballooned_pages == 0 && cfg_read(4) == 0 && cfg_read(0) == 300,
+	       "reset: bitmap and actual cleared, target kept");
+}
+
+/* Stats buffer in array slot 1: n entries of (tag, val). */
+static u16 send_stats(const u16 *tags, const u64 *vals, int n, bool do_kick)
+{
+	u8 *p = (u8 *)pfn_array(1);
+	u16 head;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		memcpy(p + 10 * i, &tags[i], 2);
+		memcpy(p + 10 * i + 2, &vals[i], 8);
+	}
+	head = vqdrv_add_out(&drv[2], ARRAY_GPA + 0x10000, 10 * n + 3);
+	if (do_kick)
+		kick(2);
+	return head;
+}
+
+static void test_stats(void)
+{
+	u16 tags[] = { 5, 4, 99, 0, 15, 16 };
+	u64 vals[] = { 1000, 500, 7, 3, 42, 8 };
+	struct balloon_stats st;
+	u16 head;
+
+	start("stats_interval=1s", BIT(BALLOON_F_STATS_VQ), SZ_4K, false);
+	tap_ok(!balloon_get_stats(vdev, &st), "no stats before the driver sends any");
+	/* Linux primes the buffer and kicks before DRIVER_OK; a transport may swallow it. */
+	head = send_stats(tags, vals, 6, false);
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->activate(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+	tap_ok(balloon_get_stats(vdev, &st), "primed buffer read at DRIVER_OK");
+	tap_ok(st.val[5] == 1000 && st.val[4] == 500 && st.val[0] == 3 && st.val[15] == 42,
+	       "values in any order");
+	tap_ok(st.present == (BIT(0) | BIT(4) | BIT(5) | BIT(15)), "present mask");
+	tap_eq(M(stats_unknown_tags), 2, "unknown tags 16 and 99 ignored and counted");
+	tap_eq(vqdrv_used_idx(&drv[2]), 0, "the buffer is held, not used");
+	tap_eq(balloon_stats_request(vdev), 0, "request");
+	tap_ok(acked(2, head) && used_irqs[2] == 1, "request uses the buffer and interrupts");
+	tap_eq(balloon_stats_request(vdev), (u64)-EAGAIN, "no second request while the driver has it");
+	vals[0] = 2000;
+	send_stats(tags, vals, 2, true);
+	balloon_get_stats(vdev, &st);
+	tap_ok(st.val[5] == 2000 && st.updates == 2 && st.present == (BIT(4) | BIT(5)),
+	       "refill replaces the values");
+	tap_eq(M(stats_updates), 2, "updates counted");
+
+	start("", 0, SZ_4K, true);
+	tap_eq(balloon_stats_request(vdev), (u64)-ENODEV, "no STATS_VQ: request refused");
+}
+
+static u16 send_hint_id(unsigned int tq, u32 id)
+{
+	memcpy(pfn_array(2), &id, 4);
+	return vqdrv_add_out(&drv[tq], ARRAY_GPA + 0x20000, 4);
+}
+
+static void send_hint_page(unsigned int tq, u64 gpa, u32 len)
+{
+	struct vqdrv_buf b = { gpa, len, true };
+
+	vqdrv_add(&drv[tq], &b, 1);
+}
+
+static void test_hint(void)
+{
+	u32 id = 0, id2 = 0;
+	unsigned int tq;
+
+	start("free_page_hint=on", BIT(BALLOON_F_FREE_PAGE_HINT), SZ_4K, true);
+	tq = vdev->ops->nr_queues(vdev) - 1;
+	tap_ok(tq == 2 && cfg_read(8) == 0, "hint queue is transport queue 2, id starts at STOP");
+	tap_eq(balloon_hint_start(vdev, &id), 0, "start a hint run");
+	tap_ok(id == 2 && cfg_read(8) == 2 && config_irqs == 1, "first id is 2, config interrupt");
+	send_hint_id(tq, 2);
+	send_hint_page(tq, 8 * SZ_1M, 4 * SZ_1M);
+	send_hint_page(tq, 16 * SZ_1M, 4 * SZ_1M);
+	kick(tq);
+	tap_ok(M(hint_runs) == 1 && M(hinted_bytes) == 8 * SZ_1M && rel.n == 2 &&
+	       rel_is(0, 8 * SZ_1M / 4096, 1024), "hinted blocks released");
+	send_hint_id(tq, 0);
+	kick(tq);
+	tap_ok(cfg_read(8) == 1 && M(hint_done) == 1 && config_irqs == 2,
+	       "driver's STOP answered with DONE and an interrupt");
+	tap_ok(vqdrv_used_idx(&drv[tq]) == 4, "every hint buffer completed");
+
+	balloon_hint_start(vdev, &id);
+	balloon_hint_start(vdev, &id2);
+	tap_ok(id == 3 && id2 == 4, "ids only grow");
+	rel_reset();
+	send_hint_id(tq, 3);
+	send_hint_page(tq, 8 * SZ_1M, 4 * SZ_1M);
+	kick(tq);
+	tap_ok(rel.n == 0 && M(hint_ignored_bytes) == 4 * SZ_1M, "pages under a stale id ignored");
+	send_hint_id(tq, 0);
+	kick(tq);
+	tap_eq(cfg_read(8), 4, "STOP of a stale run does not say DONE");
+	send_hint_page(tq, 8 * SZ_1M, 4 * SZ_1M);
+	kick(tq);
+	tap_ok(rel.n == 0 && M(hint_ignored_bytes) == 8 * SZ_1M, "pages outside a run ignored");
+	send_hint_id(tq, 1);
+	kick(tq);
+	tap_eq(M(bad_descriptors), 1, "driver sending DONE is a bad descriptor");
+	tap_eq(balloon_hint_stop(vdev), 0, "host stop");
+	tap_eq(cfg_read(8), 0, "id back to STOP");
+
+	start("", 0, SZ_4K, true);
+	tap_eq(balloon_hint_start(vdev, &id), (u64)-ENODEV, "no FREE_PAGE_HINT: start refused");
+}
+
+static void test_reporting(void)
+{
+	struct vqdrv_buf sg[] = {
+		{ 8 * SZ_1M, 2 * SZ_1M, true }, { 12 * SZ_1M, 2 * SZ_1M, true },
+		{ 20 * SZ_1M + 4096, 2 * SZ_1M, true },
+	};
+	struct vqdrv_buf out = { ARRAY_GPA, 8, false };
+	unsigned int tq;
+	u16 head;
+	u32 v;
+
+	start("free_page_reporting=on", BIT(BALLOON_F_PAGE_REPORTING), SZ_2M, true);
+	tq = vdev->ops->nr_queues(vdev) - 1;
+	tap_eq(tq, 2, "reporting alone is transport queue 2");
+	head = vqdrv_add(&drv[tq], sg, 3);
+	kick(tq);
+	tap_ok(acked(tq, head) && M(reported_ranges) == 3 && M(reported_bytes) == 6 * SZ_1M,
+	       "report acked and counted");
+	tap_ok(rel.n == 2 && rel_is(0, 8 * SZ_1M / 4096, 512) && rel_is(1, 12 * SZ_1M / 4096, 512),
+	       "aligned blocks released, a misaligned one with 2 MiB host pages kept");
+	head = vqdrv_add_out(&drv[tq], ARRAY_GPA, 8);
+	kick(tq);
+	tap_ok(acked(tq, head) && M(bad_descriptors) == 1, "driver-readable report: counted, acked");
+	(void)out;
+	sg[0].gpa = 47 * SZ_1M;
+	head = vqdrv_add(&drv[tq], sg, 1);
+	kick(tq);
+	tap_ok(acked(tq, head) && M(bad_descriptors) == 2 && rel.n == 2,
+	       "report running past the end of a region rejected, nothing released");
+
+	start("free_page_reporting=on,page_poison=on",
+	      BIT(BALLOON_F_PAGE_REPORTING) | BIT(BALLOON_F_PAGE_POISON), SZ_4K, true);
+	v = 0xaa;
+	cfg_write(12, &v, 4);
+	sg[0].gpa = 8 * SZ_1M;
+	vqdrv_add(&drv[2], sg, 1);
+	kick(2);
+	tap_ok(rel.n == 0 && M(poison_kept_bytes) == 2 * SZ_1M,
+	       "non-zero poison_val: reported pages kept (D-17)");
+	v = 0;
+	cfg_write(12, &v, 4);
+	vqdrv_add(&drv[2], sg, 1);
+	kick(2);
+	tap_eq(rel.n, 1, "zero poison_val: reported pages released");
+}
+
+static void test_numbering(void)
+{
+	start("stats_interval=1s,free_page_hint=on,free_page_reporting=on", NO_NEGOTIATION,
+	      SZ_4K, false);
+	tap_eq(vdev->ops->nr_queues(vdev), 5, "before FEATURES_OK: every offered queue");
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->set_features(vdev, BIT(BALLOON_F_PAGE_REPORTING));
+	pthread_mutex_unlock(&vdev->lock);
+	tap_eq(vdev->ops->nr_queues(vdev), 3, "after FEATURES_OK: only negotiated queues");
+	tap_ok(vdev->ops->queue_max_size(vdev, 2) >= 32 && vdev->ops->queue_max_size(vdev, 3) == 0,
+	       "reporting queue has >= 32 entries, queue 3 none");
+	tap_eq(state().accepted, BIT(BALLOON_F_PAGE_REPORTING), "accepted features recorded");
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->set_features(vdev, BIT(BALLOON_F_MUST_TELL_HOST));
+	pthread_mutex_unlock(&vdev->lock);
+	tap_eq(state().accepted, 0, "features never offered are not accepted");
+	tap_eq(state().offered, BIT(BALLOON_F_STATS_VQ) | BIT(BALLOON_F_FREE_PAGE_HINT) |
+	       BIT(BALLOON_F_PAGE_REPORTING), "offered features follow the options");
+}
+
+int main(void)
+{
+	tap_start();
+	fake_ram_init();
+	test_inflate_deflate();
+	test_bad_pfns();
+	test_bad_descriptors();
+	test_huge_chain();
+	test_regions_and_huge_pages();
+	test_config();
+	test_stats();
+	test_hint();
+	test_reporting();
+	test_numbering();
+	balloon_destroy(vdev);
+	free(ram);
+	return tap_done();
+}

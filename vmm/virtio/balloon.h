@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-balloon device (virtio 1.2 §5.5): inflate/deflate with a host-side
+ * bitmap and merged releases, MUST_TELL_HOST, DEFLATE_ON_OOM, STATS_VQ,
+ * FREE_PAGE_HINT, PAGE_POISON, PAGE_REPORTING.
+ *
+ * main.c: balloon_parse_opts() for --balloon, balloon_config_check() once
+ * the RAM size is known, balloon_create() and hand the virtio_device to the
+ * PCI transport. The control socket uses the rest. Every function below
+ * except the option helpers takes vdev->lock itself: do not call them from
+ * inside a virtio_dev_ops hook.
+ */
+#ifndef BALLAST_BALLOON_H
+#define BALLAST_BALLOON_H
+
+#include <stddef.h>
+
+#include "../compiler.h"
+#include "../ioloop.h"
+#include "../memory.h"
+#include "balloon_defs.h"
+#include "balloon_metrics.h"
+#include "virtio.h"
+
+struct balloon_config {
+	u64 size;			/* bytes in the balloon at boot */
+	bool deflate_on_oom;
+	bool free_page_reporting;
+	bool free_page_hint;
+	bool must_tell_host;
+	bool page_poison;
+	u64 stats_interval_ms;		/* 0: STATS_VQ not offered */
+};
+
+/* Every feature off, size 0, no stats. */
+void balloon_config_init(struct balloon_config *cfg);
+
+/*
+ * Parse "size=256M,deflate_on_oom=on,free_page_reporting=on,
+ * free_page_hint=on,must_tell_host=on,stats_interval=1s,page_poison=on"
+ * (any subset, any order) on top of *cfg. Returns 0, or -EINVAL with a
+ * one-line message in err (the CLI prints it and exits 2).
+ */
+int balloon_parse_opts(const char *opts, struct balloon_config *cfg, char *err, size_t errlen);
+
+/* The --balloon part of --help, for cli.c. */
+extern const char balloon_opts_help[];
+
+/* Checks against the guest: size no larger than RAM. 0 or -EINVAL + err. */
+int balloon_config_check(const struct balloon_config *cfg, u64 ram_size, char *err,
+			 size_t errlen);
+
+/*
+ * The device; loop may be NULL (no stats timer: balloon_stats_request()
+ * still works). Returns NULL with errno set.
+ */
+struct virtio_device *balloon_create(const struct balloon_config *cfg, struct guest_mem *mem,
+				     struct ioloop *loop);
+/* After the I/O loop has stopped: its timer handler must not be running. */
+void balloon_destroy(struct virtio_device *vdev);
+
+/*
+ * New target (num_pages, 4 KiB pages) and a config interrupt once the
+ * driver is running. -ERANGE above guest RAM.
+ */
+int balloon_set_target_pages(struct virtio_device *vdev, u64 pages);
+
+/* Start a free page hint run with a fresh id (>= 2); -ENODEV without the feature. */
+int balloon_hint_start(struct virtio_device *vdev, u32 *cmd_id);
+/* Tell the driver to stop hinting (id STOP). */
+int balloon_hint_stop(struct virtio_device *vdev);
+
+/*
+ * Hand the stats buffer back so the driver refills it (the timer does this
+ * every stats_interval). -ENODEV without STATS_VQ, -EAGAIN while the driver
+ * holds the buffer.
+ */
+int balloon_stats_request(struct virtio_device *vdev);
+
+struct balloon_stats {
+	u64 val[BALLOON_S_NR];
+	u32 present;			/* bit per tag in the latest update */
+	u64 updated_ns;			/* CLOCK_MONOTONIC of the latest update */
+	u64 updates;
+};
+
+struct balloon_state {
+	u64 ram_size;
+	u32 num_pages;
+	u32 actual;
+	u64 ballooned_pages;		/* host-side bitmap */
+	u64 host_page_size;
+	u64 offered;			/* device feature bits */
+	u64 accepted;			/* bits the driver accepted (FEATURES_OK) */
+	bool features_ok;
+	bool driver_ok;
+	u32 hint_cmd_id;
+	u32 poison_val;
+	u64 stats_interval_ms;
+	struct balloon_metrics metrics;
+};
+
+void balloon_get_state(struct virtio_device *vdev, struct balloon_state *st);
+/* The latest stats; false if none arrived yet. */
+bool balloon_get_stats(struct virtio_device *vdev, struct balloon_stats *st);
+
+/*
+ * How pages go back to the host; guest_mem_release() unless replaced
+ * (unit tests count calls). Returns 0 or a negative errno.
+ */
+typedef int (*balloon_release_fn)(void *opaque, u64 gpa, u64 len);
+void balloon_set_release_fn(struct virtio_device *vdev, balloon_release_fn fn, void *opaque);
+
+/* "must_tell_host", ... for bits 0..5; NULL for others. */
+const char *balloon_feature_name(unsigned int bit);
+/* "swap_in", ... for the tags we know; NULL for others. */
+const char *balloon_stat_name(unsigned int tag);
+
+#endif

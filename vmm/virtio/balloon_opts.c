@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT
+/*
+ * --balloon option parsing, Cloud Hypervisor style: comma-separated
+ * key=value pairs, sizes with K/M/G/T suffixes, switches on|off.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "balloon_util.h"
+#include "pfn.h"
+
+#define BALLOON_MAX_INTERVAL_MS		(24ULL * 3600 * 1000)
+
+const char balloon_opts_help[] =
+"  --balloon size=256M,deflate_on_oom=on,free_page_reporting=on,free_page_hint=on,\n"
+"            must_tell_host=on,stats_interval=1s,page_poison=on\n"
+"                       virtio-balloon; every key optional, switches on|off\n"
+"                       (default off). size: balloon at boot (K/M/G/T, 4 KiB\n"
+"                       multiple, at most the RAM size). stats_interval: how\n"
+"                       often to ask for guest stats (500ms, 1s; 0 = no\n"
+"                       STATS_VQ). page_poison: offer PAGE_POISON; a non-zero\n"
+"                       poison value keeps reported/hinted pages resident.\n";
+
+void balloon_config_init(struct balloon_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Digits, then an optional unit; *rest points after the digits. */
+static int balloon_parse_u64(const char *s, u64 *val, const char **rest)
+{
+	u64 v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - (*s - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (*s - '0');
+	}
+	*val = v;
+	*rest = s;
+	return 0;
+}
+
+int balloon_parse_size(const char *s, u64 *bytes)
+{
+	static const char units[] = "KMGT";
+	const char *rest, *u;
+	u64 v, mult = 1;
+
+	if (balloon_parse_u64(s, &v, &rest))
+		return -EINVAL;
+	if (*rest) {
+		u = strchr(units, *rest >= 'a' ? *rest - ('a' - 'A') : *rest);
+		if (!u || !*u || rest[1])
+			return -EINVAL;
+		mult = 1ULL << (10 * (u - units + 1));
+	}
+	if (v > UINT64_MAX / mult)
+		return -EINVAL;
+	*bytes = v * mult;
+	return 0;
+}
+
+int balloon_parse_interval(const char *s, u64 *ms)
+{
+	const char *rest;
+	u64 v;
+
+	if (balloon_parse_u64(s, &v, &rest))
+		return -EINVAL;
+	if (!strcmp(rest, "ms"))
+		;
+	else if (!*rest || !strcmp(rest, "s"))
+		v = v > BALLOON_MAX_INTERVAL_MS ? v : v * 1000;
+	else
+		return -EINVAL;
+	if (v > BALLOON_MAX_INTERVAL_MS)
+		return -EINVAL;
+	*ms = v;
+	return 0;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int balloon_opt_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+enum balloon_opt_kind { OPT_SIZE, OPT_SWITCH, OPT_INTERVAL };
+
+struct balloon_opt {
+	const char *key;
+	enum balloon_opt_kind kind;
+	size_t offset;
+};
+
+#define OPT(k, kind, field) { k, kind, offsetof(struct balloon_config, field) }
+static const struct balloon_opt balloon_opts[] = {
+	OPT("size", OPT_SIZE, size),
+	OPT("deflate_on_oom", OPT_SWITCH, deflate_on_oom),
+	OPT("free_page_reporting", OPT_SWITCH, free_page_reporting),
+	OPT("free_page_hint", OPT_SWITCH, free_page_hint),
+	OPT("must_tell_host", OPT_SWITCH, must_tell_host),
+	OPT("page_poison", OPT_SWITCH, page_poison),
+	OPT("stats_interval", OPT_INTERVAL, stats_interval_ms),
+};
+#undef OPT
+
+static int balloon_set_opt(const struct balloon_opt *o, const char *val,
+			   struct balloon_config *cfg, char *err, size_t errlen)
+{
+	void *field = (u8 *)cfg + o->offset;
+
+	switch (o->kind) {
+	case OPT_SIZE:
+		if (balloon_parse_size(val, field))
+			return balloon_opt_error(err, errlen,
+				"--balloon: %s: '%s' is not a size (e.g. 256M)", o->key, val);
+		if (*(u64 *)field % PFN_SIZE)
+			return balloon_opt_error(err, errlen,
+				"--balloon: %s: '%s' is not a multiple of 4 KiB", o->key, val);
+		return 0;
+	case OPT_SWITCH:
+		if (strcmp(val, "on") && strcmp(val, "off"))
+			return balloon_opt_error(err, errlen,
+				"--balloon: %s: expected on or off, got '%s'", o->key, val);
+		*(bool *)field = !strcmp(val, "on");
+		return 0;
+	case OPT_INTERVAL:
+		if (balloon_parse_interval(val, field))
+			return balloon_opt_error(err, errlen,
+				"--balloon: %s: '%s' is not an interval (e.g. 1s, 500ms, 0 for off)",
+				o->key, val);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int balloon_parse_opts(const char *opts, struct balloon_config *cfg, char *err, size_t errlen)
+{
+	char buf[512], *tok, *save = NULL;
+	unsigned int seen = 0;
+	size_t i;
+
+	if (strlen(opts) >= sizeof(buf))
+		return balloon_opt_error(err, errlen, "--balloon: option string too long");
+	strcpy(buf, opts);
+	if (!*buf)
+		return 0;
+	if (buf[0] == ',' || buf[strlen(buf) - 1] == ',' || strstr(buf, ",,"))
+		return balloon_opt_error(err, errlen, "--balloon: empty option in '%s'", opts);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq || eq == tok || !eq[1])
+			return balloon_opt_error(err, errlen,
+				"--balloon: '%s' is not key=value", tok);
+		*eq = '\0';
+		for (i = 0; i < ARRAY_SIZE(balloon_opts); i++)
+			if (!strcmp(tok, balloon_opts[i].key))
+				break;
+		if (i == ARRAY_SIZE(balloon_opts))
+			return balloon_opt_error(err, errlen,
+				"--balloon: unknown option '%s' (size, deflate_on_oom, free_page_reporting, free_page_hint, must_tell_host, page_poison, stats_interval)",
+				tok);
+		if (seen & (1u << i))
+			return balloon_opt_error(err, errlen,
+				"--balloon: option '%s' given twice", tok);
+		seen |= 1u << i;
+		if (balloon_set_opt(&balloon_opts[i], eq + 1, cfg, err, errlen))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int balloon_config_check(const struct balloon_config *cfg, u64 ram_size, char *err,
+			 size_t errlen)
+{
+	if (cfg->size > ram_size)
+		return balloon_opt_error(err, errlen,
+			"--balloon: size %llu MiB is larger than guest RAM (%llu MiB)",
+			(unsigned long long)(cfg->size / SZ_1M),
+			(unsigned long long)(ram_size / SZ_1M));
+	if (cfg->size / PFN_SIZE > UINT32_MAX)
+		return balloon_opt_error(err, errlen, "--balloon: size above 16 TiB");
+	return 0;
+}
