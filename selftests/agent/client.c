@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,21 +52,6 @@ static int connect_until(const char *path, long deadline)
 	return -1;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
 static int send_request(int fd, const char *verb, unsigned long seq, unsigned int timeout_s,
 			const char *cmd)
 {
@@ -74,7 +60,7 @@ static int send_request(int fd, const char *verb, unsigned long seq, unsigned in
 	int n = snprintf(hdr, sizeof(hdr), "%c%s %lu %u %zu\n", AGENT_REQ_START, verb, seq,
 			 timeout_s, len);
 
-	return send_all(fd, hdr, n) || send_all(fd, cmd, len) ? -1 : 0;
+	return agent_write_all(fd, hdr, n) || agent_write_all(fd, cmd, len) ? -1 : 0;
 }
 
 struct rxbuf {
@@ -221,7 +207,7 @@ int agent_talk(const char *sock, const char *until, unsigned int timeout_s)
 		return ret;
 	}
 	while ((n = fread(in, 1, sizeof(in), stdin)) > 0)
-		if (send_all(fd, in, n))
+		if (agent_write_all(fd, in, n))
 			goto out;
 	for (;;) {
 		char *hit = rx.len ? memmem(rx.data, rx.len, until, strlen(until)) : NULL;

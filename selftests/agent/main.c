@@ -9,6 +9,7 @@
  *   ballast-agent talk [-t S] SOCKET UNTIL  send stdin, print the replies up
  *                                           to the first line holding UNTIL
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
 	char *end;
 	int opt;
 
+	/* A peer that hangs up must be an error return, not a death. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 3)
 		return usage();
 	verb = argv[1];

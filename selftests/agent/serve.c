@@ -21,33 +21,13 @@
 #include "agent.h"
 #include "protocol.h"
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			/* A virtio port with no host end connected. */
-			poll(&(struct pollfd){ .fd = fd, .events = POLLOUT }, 1, 50);
-			continue;
-		}
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
 static void send_reply(int fd, const struct reply *r)
 {
 	char hdr[AGENT_HDR_MAX];
 	int n = snprintf(hdr, sizeof(hdr), "%cRES %lu %d %zu %08x\n", AGENT_REPLY_START,
 			 r->seq, r->status, r->len, agent_crc32(r->out, r->len));
 
-	if (write_all(fd, hdr, n) || write_all(fd, r->out, r->len) || write_all(fd, "\n", 1))
+	if (agent_write_all(fd, hdr, n) || agent_write_all(fd, r->out, r->len) || agent_write_all(fd, "\n", 1))
 		fprintf(stderr, "ballast-agent: reply %lu not sent: %s\n", r->seq, strerror(errno));
 }
 
@@ -207,7 +187,6 @@ int agent_serve(const char *path)
 	char verb[8];
 	int fd;
 
-	signal(SIGPIPE, SIG_IGN);
 	fd = open_channel(path);
 	if (fd < 0 || !cmd || !last.out) {
 		fprintf(stderr, "ballast-agent: cannot open %s: %s\n", path, strerror(errno));
