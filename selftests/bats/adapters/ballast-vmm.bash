@@ -1,0 +1,68 @@
+# ballast-vmm, the project's own KVM VMM: virtio-balloon over modern
+# virtio-pci, driven through its --api-socket with `ballast-vmm ctl`. KVM
+# only, so without hardware KVM it runs inside the nested test host.
+# shellcheck shell=bash
+
+BALLAST_VMM=${BALLAST_VMM:-$BALLAST_BUILD/vmm/ballast-vmm}
+
+vmm_needs_kvm() { return 0; }
+
+# Translate the harness's balloon options into --balloon keys (the same
+# names; stats_interval is in seconds here, ballast-vmm takes a unit).
+ballast_balloon_opts() {
+	local opts=size=0 opt
+	for opt in ${VM_BALLOON_OPTS//,/ }; do
+		case $opt in
+		deflate_on_oom=* | free_page_reporting=* | free_page_hint=* | must_tell_host=*)
+			opts+=,$opt
+			;;
+		stats_interval=*) opts+=,stats_interval=${opt#*=}s ;;
+		*)
+			echo "ballast-vmm adapter: balloon option '$opt' is not supported" >&2
+			return 1
+			;;
+		esac
+	done
+	echo "$opts"
+}
+
+vmm_start() {
+	local agent opts
+	if [ "$VM_KVM" != 1 ]; then
+		echo "ballast-vmm adapter: ballast-vmm needs KVM" >&2
+		return 1
+	fi
+	case $VM_AGENT in
+	socket:*) agent=socket=${VM_AGENT#socket:} ;;
+	tty:*) agent=dev=${VM_AGENT#tty:} ;;
+	*)
+		echo "ballast-vmm adapter: unknown VM_AGENT '$VM_AGENT'" >&2
+		return 1
+		;;
+	esac
+	opts=$(ballast_balloon_opts) || return 1
+	where_spawn "$BALLAST_VMM --kernel $VM_KERNEL --initramfs $VM_INITRAMFS \
+		--cmdline '$VM_CMDLINE' --memory size=${VM_MEM_MIB}M --cpus $VM_CPUS \
+		--serial file=$VM_CONSOLE --serial2 $agent --balloon $opts \
+		--api-socket $VM_RUNDIR/api.sock --pidfile $VM_RUNDIR/vmm.pid" || return 1
+}
+
+# ballast_ctl JSON: one request on the control socket, its reply line.
+ballast_ctl() {
+	where_sh "$BALLAST_VMM ctl $VM_RUNDIR/api.sock '$1'"
+}
+
+vmm_balloon_set() {
+	ballast_ctl "{\"cmd\":\"balloon\",\"size_mib\":$1}" | grep -q '"ok":true'
+}
+
+# `actual` is in 4 KiB pages, as the driver wrote it; MiB rounded down.
+vmm_balloon_actual() {
+	local reply
+	reply=$(ballast_ctl '{"cmd":"query"}') || return 1
+	jq -e '.ok and (.actual | type == "number")' <<<"$reply" >/dev/null || return 1
+	jq '.actual * 4096 / 1048576 | floor' <<<"$reply"
+}
+
+# The harness kills the process group anyway; nothing to flush first.
+vmm_stop() { return 0; }
