@@ -4,6 +4,7 @@
 #   make check        unit tests + the bats suite against every VMM, TAP out
 #   make demo         boot a guest, balloon it, show the host's RSS drop
 #   make images       guest and test-host kernels and initramfs images
+#   make vmm          ballast-vmm and its unit tests (build/vmm/)
 #
 # Variables: FLAVOUR, KERNEL, MODROOT, KDIR (images/images.mk),
 # VMMS (the VMMs `check` runs the suite against), BALLAST_TEST_HOST
@@ -11,14 +12,14 @@
 
 BUILD := $(CURDIR)/build
 AGENT_BIN := $(BUILD)/bin/ballast-agent
-VMMS ?= qemu
+VMMS ?= qemu ballast-vmm
 
 ifneq ($(V),1)
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all deps check demo clean FORCE
-all: images
+.PHONY: all deps vmm check demo clean FORCE
+all: images vmm
 
 include images/images.mk
 
@@ -33,8 +34,11 @@ deps:
 $(AGENT_BIN): $(wildcard selftests/agent/*.c selftests/agent/*.h)
 	@$(MAKE) -C selftests/agent O=$(BUILD)/bin
 
+vmm:
+	@$(MAKE) -C vmm O=$(BUILD)/vmm
+
 check: .deps-ok
-	@$(MAKE) images
+	@$(MAKE) images vmm
 	@VMMS="$(VMMS)" BUILD=$(BUILD) selftests/run.sh
 
 demo: .deps-ok

@@ -3,7 +3,7 @@
 
 setup_file() {
 	load helpers/common
-	vm_start 512
+	VM_CPUS=2 vm_start 512
 }
 
 teardown_file() {
@@ -36,6 +36,11 @@ teardown() {
 	assert_equal "$status" 124
 	run vm_exec 'echo still serving'
 	assert_output 'still serving'
+}
+
+@test "boot: the guest sees both of its vCPUs" {
+	run vm_exec nproc
+	assert_output 2
 }
 
 @test "boot: the guest sees its RAM and a balloon device" {
