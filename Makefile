@@ -5,6 +5,7 @@
 #   make demo         boot a guest, balloon it, show the host's RSS drop
 #   make images       guest and test-host kernels and initramfs images
 #   make vmm          ballast-vmm and its unit tests (build/vmm/)
+#   make guest        ballast.ko and the in-guest tests (build/guest*/)
 #
 # Variables: FLAVOUR, KERNEL, MODROOT, KDIR (images/images.mk),
 # VMMS (the VMMs `check` runs the suite against), BALLAST_TEST_HOST
@@ -18,8 +19,8 @@ ifneq ($(V),1)
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all deps vmm check demo clean FORCE
-all: images vmm
+.PHONY: all deps vmm guest check demo clean FORCE
+all: guest images vmm
 
 include images/images.mk
 
@@ -37,7 +38,14 @@ $(AGENT_BIN): $(wildcard selftests/agent/*.c selftests/agent/*.h)
 vmm:
 	@$(MAKE) -C vmm O=$(BUILD)/vmm
 
+# What goes into the guest besides the stock kernel: ballast.ko and the
+# in-guest tests. Built before the image, which picks up what is there.
+guest: $(GUEST_KERNEL_STAMP)
+	@$(MAKE) -C guest-module FLAVOUR=$(FLAVOUR) KDIR=$(KDIR) O=$(BUILD)/guest-module/$(FLAVOUR)
+	@$(MAKE) -C selftests/guest OUT=$(BUILD)/guest/bin
+
 check: .deps-ok
+	@$(MAKE) guest
 	@$(MAKE) images vmm
 	@VMMS="$(VMMS)" BUILD=$(BUILD) selftests/run.sh
 

@@ -50,10 +50,16 @@ done
 # The harness's own promises, checked once with the cheapest VMM.
 VMM=qemu BALLAST_TEST_HOST=direct run_suite harness bats --tap --timing selftests/bats/harness.bats
 
+# Every VMM, first with Linux's own virtio_balloon driver, then with
+# ballast.ko bound in its place (inflate and deflate must work with either).
+bats_dir=selftests/bats
+suites=("$bats_dir/boot.bats" "$bats_dir/balloon.bats" "$bats_dir/integrity.bats")
+module_suites=("$bats_dir/balloon.bats" "$bats_dir/module.bats")
 for vmm in $VMMS; do
 	where=$(VMM=$vmm BALLAST_ROOT=$PWD bash -c "source selftests/bats/helpers/where.bash && ballast_where")
 	echo "# $vmm runs ${where:-?} (BALLAST_TEST_HOST=${BALLAST_TEST_HOST:-auto})"
-	VMM=$vmm run_suite "$vmm" bats --tap --timing selftests/bats/boot.bats selftests/bats/balloon.bats
+	VMM=$vmm run_suite "$vmm" bats --tap --timing "${suites[@]}"
+	VMM=$vmm VM_DRIVER=ballast run_suite "$vmm+ballast.ko" bats --tap --timing "${module_suites[@]}"
 done
 
 # The nested path proven with a VMM everyone trusts: QEMU with -enable-kvm

@@ -1,0 +1,1145 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ballast.ko - the driver side of virtio-balloon (virtio 1.x, section 5.5),
+ * instrumented for the ballast conformance suite.  It binds to virtio device
+ * id 5 in place of Linux's virtio_balloon (load one or the other: only one
+ * free-page-reporting device can exist).
+ *
+ * What it does, and where it differs from Linux 6.1's virtio_balloon:
+ *  - inflate/deflate towards num_pages, up to 256 PFNs a descriptor, `actual`
+ *    written after every round.  A round is up to `batch` descriptors added
+ *    to the queue and one kick; Linux sends one descriptor and waits.
+ *  - deflate of pages: tell the host, wait for the ack, then free.  That is
+ *    the MUST_TELL_HOST order, and we keep it without the feature too (R-11
+ *    only *allows* early reuse).
+ *  - deflate-on-OOM is a shrinker (count = ballooned pages, scan deflates and
+ *    tells the host), the design of the 2012 auto-ballooning RFC; registered
+ *    only when DEFLATE_ON_OOM is negotiated.  Linux 6.1 uses an OOM notifier.
+ *  - free page reporting through page_reporting_register().
+ *  - the stats queue answered with the same ten values Linux 6.1 sends.
+ *  - no wait for the device is unbounded: every ack is awaited at most
+ *    ack_timeout_ms.  On a timeout, or when the device sets
+ *    DEVICE_NEEDS_RESET, the device is reset at once (so it no longer owns
+ *    any buffer or page we gave it), the error is counted, and a work item
+ *    re-initialises it and starts over.  Linux's driver would hang.
+ *
+ * Page bookkeeping: our own list of ballooned pages (page->lru), not
+ * balloon_compaction's balloon_dev_info.  The fault-injection knobs need to
+ * hold pages in states balloon_page_enqueue/dequeue cannot express (sent but
+ * not yet acked, given back by a reset device), and compaction would add
+ * migration traffic (an inflate plus a deflate per moved page) that makes
+ * the counters the tests check depend on the guest's fragmentation.  The
+ * price: ballooned pages are not movable, so we allocate them without
+ * __GFP_MOVABLE to keep them out of movable pageblocks.  balloon_mops is
+ * also no longer exported from 6.18 on.
+ *
+ * Not implemented: FREE_PAGE_HINT, PAGE_POISON (never accepted; reporting is
+ * refused when init_on_free is on, as Linux does), suspend/resume.
+ */
+#include <linux/delay.h>
+#include <linux/jiffies.h>
+#include <linux/kernel.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/page_reporting.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/vmstat.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_ring.h>
+
+#include "ballast.h"
+
+unsigned int ballast_ack_timeout_ms = 5000;
+module_param_named(ack_timeout_ms, ballast_ack_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(ack_timeout_ms, "Wait at most this long for the device to use a buffer (default 5000)");
+
+static unsigned int batch = 1;
+module_param(batch, uint, 0444);
+MODULE_PARM_DESC(batch, "Inflate/deflate descriptors in flight per kick, 1-64 (default 1, like Linux)");
+
+static unsigned long long disable_features;
+module_param(disable_features, ullong, 0444);
+MODULE_PARM_DESC(disable_features, "Mask of feature bits never to accept (e.g. 0x4: DEFLATE_ON_OOM)");
+
+/*
+ * DEFAULT_SEEKS (2) deflated the whole balloon for a hog that needed half
+ * of it (512 MiB guest, 256 MiB balloon, hog 128 MiB short: 256 MiB freed);
+ * 32 freed 135 MiB for that hog and 238 MiB for one 230 MiB short, with no
+ * OOM kill either way.  Reclaim scans a shrinker in proportion to 1/seeks.
+ */
+static unsigned int shrinker_seeks = 32;
+module_param(shrinker_seeks, uint, 0444);
+MODULE_PARM_DESC(shrinker_seeks, "The shrinker's seeks: higher deflates less eagerly (default 32)");
+
+static unsigned int oom_backoff_ms = 5000;
+module_param(oom_backoff_ms, uint, 0644);
+MODULE_PARM_DESC(oom_backoff_ms, "After a shrinker deflate, hold off re-inflating this long (default 5000)");
+
+/* An allocation of ours must never dip into reserves or retry hard. */
+#define BALLAST_GFP	(GFP_HIGHUSER | __GFP_NOMEMALLOC | __GFP_NORETRY | __GFP_NOWARN)
+
+struct page *ballast_alloc_page(void)
+{
+	return alloc_page(BALLAST_GFP);
+}
+
+void ballast_count_used(struct ballast *b, enum ballast_vq q, u32 len)
+{
+	struct ballast_qstat *s = &b->c.q[q];
+
+	atomic64_inc(&s->used_bufs);
+	atomic64_add(len, &s->used_len);
+	atomic64_set(&s->used_len_last, len);
+}
+
+static void ballast_max(atomic64_t *v, s64 n)
+{
+	if (n > atomic64_read(v))
+		atomic64_set(v, n);
+}
+
+/*
+ * ballast_kill - reset the device now; it then owns nothing of ours.
+ *
+ * Called on an ack timeout (from the waiting thread) and at the start of a
+ * recovery.  After virtio_reset_device() the device may not touch guest
+ * memory, so every page and buffer in flight is the driver's again.  The
+ * waiters see ->dead and give up.  Unless the device is being removed, the
+ * recovery work re-initialises it.
+ */
+static void __ballast_kill(struct ballast *b, const char *why, bool recover)
+{
+	bool queued = false;
+
+	mutex_lock(&b->kill_lock);
+	if (!READ_ONCE(b->dead)) {
+		if (why)
+			dev_warn(&b->vdev->dev, "resetting the device: %s\n", why);
+		virtio_reset_device(b->vdev);
+		WRITE_ONCE(b->dead, true);
+		queued = recover;
+	}
+	mutex_unlock(&b->kill_lock);
+
+	if (queued) {
+		unsigned long flags;
+
+		spin_lock_irqsave(&b->stop_lock, flags);
+		if (!b->removing)
+			queue_work(b->wq, &b->recover_work);
+		spin_unlock_irqrestore(&b->stop_lock, flags);
+	}
+	wake_up_all(&b->acked);
+	wake_up_all(&b->stats_wait);
+}
+
+void ballast_kill(struct ballast *b, const char *why)
+{
+	__ballast_kill(b, why, true);
+}
+
+bool ballast_needs_reset(struct ballast *b)
+{
+	if (READ_ONCE(b->dead))
+		return false;
+	return b->vdev->config->get_status(b->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET;
+}
+
+static unsigned int ballast_reap(struct ballast *b, enum ballast_vq q)
+{
+	struct ballast_req *r;
+	unsigned int len, n = 0;
+
+	while ((r = virtqueue_get_buf(b->vqs[q], &len))) {
+		r->done = true;
+		r->used_len = len;
+		ballast_count_used(b, q, len);
+		n++;
+	}
+	return n;
+}
+
+static bool ballast_collect(struct ballast *b, enum ballast_vq q,
+			    unsigned int *done, unsigned int want)
+{
+	*done += ballast_reap(b, q);
+	return *done >= want || READ_ONCE(b->dead);
+}
+
+/*
+ * ballast_xfer - add @n requests to queue @q, kick once, wait for all.
+ *
+ * Returns 0 when the device used every request; a negative errno from
+ * virtqueue_add_*() when not even the first could be added (nothing sent);
+ * -ETIMEDOUT when the device did not use them within ack_timeout_ms (the
+ * device has then been reset); -EIO when the device died meanwhile.
+ * reqs[i].done says which ones came back.  The caller serialises use of @q.
+ */
+int ballast_xfer(struct ballast *b, enum ballast_vq q,
+		 struct ballast_req *reqs, unsigned int n, gfp_t gfp,
+		 unsigned int *wait_ms)
+{
+	struct virtqueue *vq = b->vqs[q];
+	unsigned int i, added = 0, done = 0;
+	unsigned long start;
+	long left;
+	int err = 0;
+
+	if (wait_ms)
+		*wait_ms = 0;
+	if (READ_ONCE(b->dead) || !vq)
+		return -EIO;
+
+	for (i = 0; i < n; i++) {
+		reqs[i].done = false;
+		reqs[i].used_len = 0;
+		if (reqs[i].in)
+			err = virtqueue_add_inbuf(vq, reqs[i].sg, reqs[i].nsg,
+						  &reqs[i], gfp);
+		else
+			err = virtqueue_add_outbuf(vq, reqs[i].sg, reqs[i].nsg,
+						   &reqs[i], gfp);
+		if (err)
+			break;
+		added++;
+	}
+	if (!added) {
+		dev_warn_ratelimited(&b->vdev->dev, "queue %d: add failed: %d\n",
+				     q, err);
+		return err;
+	}
+	atomic64_add(added, &b->c.q[q].descs);
+	if (q == BQ_INFLATE || q == BQ_DEFLATE)
+		ballast_max(&b->c.max_inflight, added);
+
+	start = jiffies;
+	if (b->skip_kick && q == BQ_INFLATE) {
+		b->skip_kick = false;
+	} else {
+		virtqueue_kick(vq);
+		atomic64_inc(&b->c.q[q].kicks);
+	}
+
+	left = wait_event_timeout(b->acked,
+				  ballast_collect(b, q, &done, added),
+				  msecs_to_jiffies(ballast_ack_timeout_ms));
+	if (wait_ms)
+		*wait_ms = jiffies_to_msecs(jiffies - start);
+	if (done >= added)
+		return 0;
+	if (READ_ONCE(b->dead))
+		return -EIO;
+	if (!left) {
+		atomic64_inc(&b->c.ack_timeouts);
+		atomic64_inc(&b->c.device_errors);
+		dev_warn(&b->vdev->dev, "queue %d: %u of %u buffers not used after %u ms\n",
+			 q, added - done, added, ballast_ack_timeout_ms);
+		ballast_kill(b, "ack timeout");
+		return -ETIMEDOUT;
+	}
+	return -EIO;
+}
+
+static void ballast_ack(struct virtqueue *vq)
+{
+	struct ballast *b = vq->vdev->priv;
+
+	wake_up(&b->acked);
+}
+
+void ballast_update_actual(struct ballast *b)
+{
+	u32 actual = b->nr_pages;
+
+	if (READ_ONCE(b->dead))
+		return;
+	/* Legacy balloon config space is LE too. */
+	virtio_cwrite_le(b->vdev, struct virtio_balloon_config, actual, &actual);
+	atomic64_set(&b->c.actual, actual);
+}
+
+static u32 ballast_read_target(struct ballast *b)
+{
+	u32 num_pages;
+
+	virtio_cread_le(b->vdev, struct virtio_balloon_config, num_pages,
+			&num_pages);
+	atomic64_set(&b->c.num_pages, num_pages);
+	return num_pages;
+}
+
+/* A page the device acked as inflated joins the balloon. */
+void ballast_balloon_add(struct ballast *b, struct page *page)
+{
+	__SetPageOffline(page);
+	/* Without deflate-on-OOM the page is gone for good: leave MemTotal. */
+	if (!ballast_has(b, VIRTIO_BALLOON_F_DEFLATE_ON_OOM))
+		adjust_managed_page_count(page, -1);
+	list_add(&page->lru, &b->pages);
+	b->nr_pages++;
+	atomic64_set(&b->c.balloon_pages, b->nr_pages);
+}
+
+/* A page that was in the balloon goes back to the page allocator. */
+static void ballast_page_release(struct ballast *b, struct page *page)
+{
+	__ClearPageOffline(page);
+	if (!ballast_has(b, VIRTIO_BALLOON_F_DEFLATE_ON_OOM))
+		adjust_managed_page_count(page, 1);
+	__free_page(page);
+}
+
+static void ballast_free_list(struct list_head *list)
+{
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, list, lru) {
+		list_del(&page->lru);
+		__free_page(page);
+	}
+}
+
+/*
+ * One inflate round: up to ->batch descriptors of up to 256 PFNs, one kick.
+ * Returns the pages the device acked, 0 when no page could be allocated,
+ * or a negative errno when nothing was acked.
+ */
+static long ballast_fill(struct ballast *b, unsigned long want)
+{
+	unsigned int nd = 0, i, n;
+	bool puff = false;
+	long got = 0;
+	int err;
+
+	while (nd < b->batch && want) {
+		u32 *pfns = b->pfns[nd];
+		struct page *page;
+
+		INIT_LIST_HEAD(&b->slot[nd]);
+		for (n = 0; n < BALLAST_PFNS_PER_DESC && want; n++, want--) {
+			page = ballast_alloc_page();
+			if (!page) {
+				puff = true;
+				break;
+			}
+			pfns[n] = page_to_pfn(page);
+			list_add(&page->lru, &b->slot[nd]);
+		}
+		if (!n)
+			break;
+		sg_init_one(&b->sgs[nd], pfns, n * sizeof(u32));
+		b->reqs[nd] = (struct ballast_req){ .sg = &b->sgs[nd], .nsg = 1 };
+		b->slot_n[nd] = n;
+		nd++;
+		if (puff)
+			break;
+	}
+	if (puff) {
+		atomic64_inc(&b->c.alloc_failures);
+		dev_info_ratelimited(&b->vdev->dev, "out of puff\n");
+	}
+	if (!nd)
+		return 0;
+
+	err = ballast_xfer(b, BQ_INFLATE, b->reqs, nd, GFP_KERNEL, NULL);
+	atomic64_inc(&b->c.inflate_rounds);
+	for (i = 0; i < nd; i++) {
+		struct page *page, *next;
+
+		if (!b->reqs[i].done) {
+			/* Never sent, or the device was reset: ours again. */
+			ballast_free_list(&b->slot[i]);
+			continue;
+		}
+		list_for_each_entry_safe(page, next, &b->slot[i], lru) {
+			list_del(&page->lru);
+			ballast_balloon_add(b, page);
+		}
+		got += b->slot_n[i];
+	}
+	atomic64_add(got, &b->c.pages_inflated);
+	return got ? got : (err ? err : 0);
+}
+
+/*
+ * One deflate round: tell the host first, free the pages after its ack.
+ * Returns the pages freed after an ack, or a negative errno.
+ */
+static long ballast_leak(struct ballast *b, unsigned long want, gfp_t gfp)
+{
+	unsigned int nd = 0, i, n;
+	long got = 0;
+	int err;
+
+	while (nd < b->batch && want && b->nr_pages) {
+		u32 *pfns = b->pfns[nd];
+		struct page *page;
+
+		INIT_LIST_HEAD(&b->slot[nd]);
+		for (n = 0; n < BALLAST_PFNS_PER_DESC && want &&
+			    !list_empty(&b->pages); n++, want--) {
+			page = list_first_entry(&b->pages, struct page, lru);
+			list_move(&page->lru, &b->slot[nd]);
+			b->nr_pages--;
+			pfns[n] = page_to_pfn(page);
+		}
+		sg_init_one(&b->sgs[nd], pfns, n * sizeof(u32));
+		b->reqs[nd] = (struct ballast_req){ .sg = &b->sgs[nd], .nsg = 1 };
+		b->slot_n[nd] = n;
+		nd++;
+	}
+	atomic64_set(&b->c.balloon_pages, b->nr_pages);
+	if (!nd)
+		return 0;
+
+	err = ballast_xfer(b, BQ_DEFLATE, b->reqs, nd, gfp, NULL);
+	atomic64_inc(&b->c.deflate_rounds);
+	for (i = 0; i < nd; i++) {
+		struct page *page, *next;
+		bool acked = b->reqs[i].done;
+
+		if (!acked && !READ_ONCE(b->dead)) {
+			/* Never sent: still in the balloon. */
+			list_for_each_entry_safe(page, next, &b->slot[i], lru) {
+				list_move(&page->lru, &b->pages);
+				b->nr_pages++;
+			}
+			continue;
+		}
+		/* Acked, or the device was reset and forgot them. */
+		list_for_each_entry_safe(page, next, &b->slot[i], lru) {
+			list_del(&page->lru);
+			ballast_page_release(b, page);
+		}
+		if (acked)
+			got += b->slot_n[i];
+		else
+			atomic64_add(b->slot_n[i], &b->c.pages_dropped);
+	}
+	atomic64_set(&b->c.balloon_pages, b->nr_pages);
+	atomic64_add(got, &b->c.pages_deflated);
+	return got ? got : (err ? err : 0);
+}
+
+/* Give every ballooned page back without telling: the device was reset. */
+static void ballast_drop_all(struct ballast *b)
+{
+	struct page *page, *next;
+	unsigned long n = 0;
+
+	list_for_each_entry_safe(page, next, &b->pages, lru) {
+		list_del(&page->lru);
+		ballast_page_release(b, page);
+		n++;
+	}
+	b->nr_pages = 0;
+	atomic64_set(&b->c.balloon_pages, 0);
+	atomic64_add(n, &b->c.pages_dropped);
+}
+
+void ballast_queue_update(struct ballast *b, unsigned long delay)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&b->stop_lock, flags);
+	if (!b->stop_update)
+		mod_delayed_work(b->wq, &b->update_work, delay);
+	spin_unlock_irqrestore(&b->stop_lock, flags);
+}
+
+static void ballast_update_work(struct work_struct *work)
+{
+	struct ballast *b = container_of(to_delayed_work(work), struct ballast,
+					 update_work);
+	unsigned long delay = 0;
+	bool again = false;
+	s64 diff;
+	long got;
+
+	mutex_lock(&b->lock);
+	if (READ_ONCE(b->dead))
+		goto out;
+
+	diff = (s64)ballast_read_target(b) - (s64)b->nr_pages;
+	if (diff > 0) {
+		unsigned long until = b->last_shrink +
+				      msecs_to_jiffies(oom_backoff_ms);
+
+		if (b->shrunk && time_before(jiffies, until)) {
+			/*
+			 * The shrinker just gave these pages to an allocation
+			 * that needed them: do not take them straight back.
+			 */
+			delay = until - jiffies;
+			again = true;
+		} else {
+			b->shrunk = false;
+			got = ballast_fill(b, diff);
+			if (got == 0) {
+				/* Out of puff: retry later, like Linux. */
+				delay = msecs_to_jiffies(200);
+				again = true;
+			} else {
+				again = got > 0 && got < diff;
+			}
+		}
+	} else if (diff < 0) {
+		got = ballast_leak(b, -diff, GFP_KERNEL);
+		again = got > 0 && got < -diff;
+	}
+	ballast_update_actual(b);
+out:
+	mutex_unlock(&b->lock);
+	if (again)
+		ballast_queue_update(b, delay);
+}
+
+static void ballast_config_changed(struct virtio_device *vdev)
+{
+	struct ballast *b = vdev->priv;
+	unsigned long flags;
+
+	atomic64_inc(&b->c.config_changes);
+	if (!READ_ONCE(b->dead) &&
+	    (vdev->config->get_status(vdev) & VIRTIO_CONFIG_S_NEEDS_RESET)) {
+		atomic64_inc(&b->c.needs_reset);
+		atomic64_inc(&b->c.device_errors);
+		spin_lock_irqsave(&b->stop_lock, flags);
+		if (!b->removing)
+			queue_work(b->wq, &b->recover_work);
+		spin_unlock_irqrestore(&b->stop_lock, flags);
+		return;
+	}
+	ballast_queue_update(b, 0);
+}
+
+/* --- stats queue ------------------------------------------------------ */
+
+static void ballast_stat(struct ballast *b, unsigned int *idx, u16 tag, u64 val)
+{
+	b->stats[*idx].tag = cpu_to_virtio16(b->vdev, tag);
+	b->stats[*idx].val = cpu_to_virtio64(b->vdev, val);
+	(*idx)++;
+}
+
+#define ballast_bytes(x) ((u64)(x) << PAGE_SHIFT)
+
+/* Linux 6.1's ten entries, in its order; @inject adds an unknown tag. */
+static unsigned int ballast_fill_stats(struct ballast *b, bool inject)
+{
+	unsigned long events[NR_VM_EVENT_ITEMS];
+	unsigned int idx = 0;
+	struct sysinfo i;
+	long available;
+
+	all_vm_events(events);
+	si_meminfo(&i);
+	available = si_mem_available();
+
+#ifdef CONFIG_VM_EVENT_COUNTERS
+	ballast_stat(b, &idx, VIRTIO_BALLOON_S_SWAP_IN, ballast_bytes(events[PSWPIN]));
+	ballast_stat(b, &idx, VIRTIO_BALLOON_S_SWAP_OUT, ballast_bytes(events[PSWPOUT]));
+	ballast_stat(b, &idx, VIRTIO_BALLOON_S_MAJFLT, events[PGMAJFAULT]);
+	ballast_stat(b, &idx, VIRTIO_BALLOON_S_MINFLT, events[PGFAULT]);
+#ifdef CONFIG_HUGETLB_PAGE
+	ballast_stat(b, &idx, VIRTIO_BALLOON_S_HTLB_PGALLOC, events[HTLB_BUDDY_PGALLOC]);
+	ballast_stat(b, &idx, VIRTIO_BALLOON_S_HTLB_PGFAIL, events[HTLB_BUDDY_PGALLOC_FAIL]);
+#endif
+#endif
+	/* In the middle, so a device that stops at it loses known tags. */
+	if (inject)
+		ballast_stat(b, &idx, BALLAST_STATS_UNKNOWN_TAG, BALLAST_STATS_UNKNOWN_VAL);
+	ballast_stat(b, &idx, VIRTIO_BALLOON_S_MEMFREE, ballast_bytes(i.freeram));
+	ballast_stat(b, &idx, VIRTIO_BALLOON_S_MEMTOT, ballast_bytes(i.totalram));
+	ballast_stat(b, &idx, VIRTIO_BALLOON_S_AVAIL, ballast_bytes(available));
+	ballast_stat(b, &idx, VIRTIO_BALLOON_S_CACHES,
+		     ballast_bytes(global_node_page_state(NR_FILE_PAGES)));
+	return idx;
+}
+
+/* The device used our stats buffer: that is its request for fresh stats. */
+static void ballast_stats_request(struct virtqueue *vq)
+{
+	struct ballast *b = vq->vdev->priv;
+	unsigned long flags;
+	unsigned int len;
+	bool got;
+
+	spin_lock_irqsave(&b->stats_lock, flags);
+	got = virtqueue_get_buf(vq, &len);
+	if (got) {
+		b->stats_owned = true;
+		atomic64_inc(&b->c.stats_requests);
+		ballast_count_used(b, BQ_STATS, len);
+	}
+	spin_unlock_irqrestore(&b->stats_lock, flags);
+	if (!got)
+		return;
+	wake_up_all(&b->stats_wait);
+
+	spin_lock_irqsave(&b->stop_lock, flags);
+	if (!b->stop_update)
+		queue_work(b->wq, &b->stats_work);
+	spin_unlock_irqrestore(&b->stop_lock, flags);
+}
+
+/* Refill the one stats buffer and hand it back.  @kick: after DRIVER_OK. */
+static int ballast_stats_send(struct ballast *b, bool kick)
+{
+	struct virtqueue *vq = b->vqs[BQ_STATS];
+	struct scatterlist sg;
+	unsigned long flags;
+	unsigned int n;
+	bool inject;
+	int err;
+
+	spin_lock_irqsave(&b->stats_lock, flags);
+	inject = b->stats_inject_armed;
+	if (!b->stats_owned) {
+		spin_unlock_irqrestore(&b->stats_lock, flags);
+		return 0;
+	}
+	spin_unlock_irqrestore(&b->stats_lock, flags);
+
+	/* We own the buffer (the device gave it back): fill it unlocked. */
+	n = ballast_fill_stats(b, inject);
+	sg_init_one(&sg, b->stats, n * sizeof(b->stats[0]));
+
+	spin_lock_irqsave(&b->stats_lock, flags);
+	err = virtqueue_add_outbuf(vq, &sg, 1, b, GFP_ATOMIC);
+	if (!err) {
+		b->stats_owned = false;
+		atomic64_inc(&b->c.q[BQ_STATS].descs);
+		if (inject) {
+			b->stats_inject_armed = false;
+			b->stats_inject_sent = true;
+			b->stats_inject_base = atomic64_read(&b->c.stats_requests);
+		}
+	}
+	spin_unlock_irqrestore(&b->stats_lock, flags);
+	if (err) {
+		atomic64_inc(&b->c.device_errors);
+		dev_warn_ratelimited(&b->vdev->dev, "stats: add failed: %d\n", err);
+		return err;
+	}
+	if (kick) {
+		virtqueue_kick(vq);
+		atomic64_inc(&b->c.q[BQ_STATS].kicks);
+		atomic64_inc(&b->c.stats_answered);
+	} else {
+		atomic64_inc(&b->c.stats_primed);
+	}
+	if (inject)
+		wake_up_all(&b->stats_wait);
+	return 0;
+}
+
+static void ballast_stats_work(struct work_struct *work)
+{
+	struct ballast *b = container_of(work, struct ballast, stats_work);
+
+	if (!READ_ONCE(b->dead))
+		ballast_stats_send(b, true);
+}
+
+/* --- free page reporting ---------------------------------------------- */
+
+static int ballast_report(struct page_reporting_dev_info *pr,
+			  struct scatterlist *sg, unsigned int nents)
+{
+	struct ballast *b = container_of(pr, struct ballast, pr_dev);
+	struct ballast_req req = { .sg = sg, .nsg = nents, .in = true };
+	struct scatterlist *s;
+	u64 bytes = 0;
+	unsigned int i;
+	int err;
+
+	/*
+	 * No indirect descriptors (see ballast_validate) and a queue of at
+	 * least PAGE_REPORTING_CAPACITY entries: adding cannot allocate.
+	 * On a timeout ballast_xfer() has reset the device before we return,
+	 * so page_reporting may hand these pages out again safely.
+	 */
+	err = ballast_xfer(b, BQ_REPORTING, &req, 1, GFP_NOWAIT | __GFP_NOWARN,
+			   NULL);
+	if (err)
+		return err;
+	for_each_sg(sg, s, nents, i)
+		bytes += s->length;
+	atomic64_inc(&b->c.report_calls);
+	atomic64_add(nents, &b->c.reported_ranges);
+	atomic64_add(bytes, &b->c.reported_bytes);
+	return 0;
+}
+
+static int ballast_reporting_start(struct ballast *b)
+{
+	int err;
+
+	if (!ballast_has(b, VIRTIO_BALLOON_F_REPORTING) || b->pr_registered)
+		return 0;
+	if (virtqueue_get_vring_size(b->vqs[BQ_REPORTING]) < PAGE_REPORTING_CAPACITY)
+		return -ENOSPC;
+	b->pr_dev.report = ballast_report;
+	err = page_reporting_register(&b->pr_dev);
+	if (err) {
+		dev_err(&b->vdev->dev,
+			"page_reporting_register: %d (is virtio_balloon bound too?)\n",
+			err);
+		return err;
+	}
+	b->pr_registered = true;
+	return 0;
+}
+
+static void ballast_reporting_stop(struct ballast *b)
+{
+	if (b->pr_registered) {
+		page_reporting_unregister(&b->pr_dev);
+		b->pr_registered = false;
+	}
+}
+
+/* --- deflate on OOM: the shrinker -------------------------------------- */
+
+static struct ballast *ballast_from_shrinker(struct shrinker *s)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	return s->private_data;
+#else
+	return container_of(s, struct ballast, shrinker);
+#endif
+}
+
+static unsigned long ballast_shrink_count(struct shrinker *s,
+					  struct shrink_control *sc)
+{
+	struct ballast *b = ballast_from_shrinker(s);
+
+	atomic64_inc(&b->c.shrinker_count_calls);
+	return READ_ONCE(b->nr_pages);
+}
+
+static unsigned long ballast_shrink_scan(struct shrinker *s,
+					 struct shrink_control *sc)
+{
+	struct ballast *b = ballast_from_shrinker(s);
+	unsigned long freed = 0;
+	long got;
+
+	atomic64_inc(&b->c.shrinker_scan_calls);
+	/* Our own inflate allocates with the lock held: never wait here. */
+	if (!mutex_trylock(&b->lock))
+		return SHRINK_STOP;
+	while (freed < sc->nr_to_scan && b->nr_pages && !READ_ONCE(b->dead)) {
+		got = ballast_leak(b, sc->nr_to_scan - freed,
+				   GFP_NOWAIT | __GFP_NOWARN);
+		if (got <= 0)
+			break;
+		freed += got;
+	}
+	if (freed) {
+		b->last_shrink = jiffies;
+		b->shrunk = true;
+		ballast_update_actual(b);
+		atomic64_add(freed, &b->c.shrinker_pages_freed);
+	}
+	mutex_unlock(&b->lock);
+	return freed;
+}
+
+static int ballast_shrinker_register(struct ballast *b)
+{
+	const char *name = dev_name(&b->vdev->dev);
+
+	if (!ballast_has(b, VIRTIO_BALLOON_F_DEFLATE_ON_OOM))
+		return 0;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	b->shrinker = shrinker_alloc(0, "ballast-%s", name);
+	if (!b->shrinker)
+		return -ENOMEM;
+	b->shrinker->count_objects = ballast_shrink_count;
+	b->shrinker->scan_objects = ballast_shrink_scan;
+	b->shrinker->seeks = shrinker_seeks;
+	b->shrinker->batch = BALLAST_PFNS_PER_DESC;
+	b->shrinker->private_data = b;
+	shrinker_register(b->shrinker);
+	return 0;
+#else
+	b->shrinker.count_objects = ballast_shrink_count;
+	b->shrinker.scan_objects = ballast_shrink_scan;
+	b->shrinker.seeks = shrinker_seeks;
+	b->shrinker.batch = BALLAST_PFNS_PER_DESC;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 0, 0)
+	{
+		int err = register_shrinker(&b->shrinker, "ballast-%s", name);
+
+		if (err)
+			return err;
+	}
+#else
+	{
+		int err = register_shrinker(&b->shrinker);
+
+		(void)name;
+		if (err)
+			return err;
+	}
+#endif
+	b->shrinker_registered = true;
+	return 0;
+#endif
+}
+
+static void ballast_shrinker_unregister(struct ballast *b)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	if (b->shrinker)
+		shrinker_free(b->shrinker);
+	b->shrinker = NULL;
+#else
+	if (b->shrinker_registered)
+		unregister_shrinker(&b->shrinker);
+	b->shrinker_registered = false;
+#endif
+}
+
+/* --- setup, recovery, teardown ------------------------------------------ */
+
+/*
+ * Like Linux, name only the queues whose feature was negotiated: a NULL
+ * name gets no transport index, so with only PAGE_REPORTING the reporting
+ * queue is transport queue 2.
+ */
+static int ballast_init_vqs(struct ballast *b)
+{
+	struct virtio_device *vdev = b->vdev;
+	vq_callback_t *cbs[BQ_NR] = { ballast_ack, ballast_ack };
+	const char *names[BQ_NR] = { "inflate", "deflate" };
+	int err;
+
+	if (ballast_has(b, VIRTIO_BALLOON_F_STATS_VQ)) {
+		names[BQ_STATS] = "stats";
+		cbs[BQ_STATS] = ballast_stats_request;
+	}
+	if (ballast_has(b, VIRTIO_BALLOON_F_REPORTING)) {
+		names[BQ_REPORTING] = "reporting_vq";
+		cbs[BQ_REPORTING] = ballast_ack;
+	}
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+	{
+		struct virtqueue_info info[BQ_NR] = {};
+		int i;
+
+		for (i = 0; i < BQ_NR; i++) {
+			info[i].name = names[i];
+			info[i].callback = cbs[i];
+		}
+		err = virtio_find_vqs(vdev, BQ_NR, b->vqs, info, NULL);
+	}
+#else
+	err = virtio_find_vqs(vdev, BQ_NR, b->vqs, cbs, names, NULL);
+#endif
+	if (err)
+		return err;
+
+	if (ballast_has(b, VIRTIO_BALLOON_F_STATS_VQ)) {
+		/*
+		 * Prime the stats queue with one buffer holding real values;
+		 * the kick waits for DRIVER_OK (ballast_start()).
+		 */
+		b->stats_owned = true;
+		err = ballast_stats_send(b, false);
+		if (err) {
+			vdev->config->del_vqs(vdev);
+			return err;
+		}
+	}
+	return 0;
+}
+
+int ballast_set_batch(struct ballast *b, unsigned int n)
+{
+	unsigned int cap = BALLAST_BATCH_MAX;
+
+	if (!n || n > BALLAST_BATCH_MAX)
+		return -EINVAL;
+	mutex_lock(&b->lock);
+	if (!READ_ONCE(b->dead)) {
+		cap = min(cap, virtqueue_get_vring_size(b->vqs[BQ_INFLATE]));
+		cap = min(cap, virtqueue_get_vring_size(b->vqs[BQ_DEFLATE]));
+	}
+	b->batch = min(n, cap);
+	mutex_unlock(&b->lock);
+	return 0;
+}
+
+/* After DRIVER_OK: kick the primed stats buffer, reporting, first update. */
+static int ballast_start(struct ballast *b)
+{
+	unsigned long flags;
+	int err;
+
+	if (b->vqs[BQ_STATS]) {
+		virtqueue_kick(b->vqs[BQ_STATS]);
+		atomic64_inc(&b->c.q[BQ_STATS].kicks);
+	}
+	err = ballast_reporting_start(b);
+	spin_lock_irqsave(&b->stop_lock, flags);
+	b->stop_update = false;
+	spin_unlock_irqrestore(&b->stop_lock, flags);
+	ballast_queue_update(b, 0);
+	return err;
+}
+
+static void ballast_stop(struct ballast *b)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&b->stop_lock, flags);
+	b->stop_update = true;
+	spin_unlock_irqrestore(&b->stop_lock, flags);
+	cancel_delayed_work_sync(&b->update_work);
+	cancel_work_sync(&b->stats_work);
+	ballast_reporting_stop(b);
+}
+
+/* Re-run the status sequence of virtio_dev_probe() on a reset device. */
+static int ballast_reinit(struct ballast *b)
+{
+	struct virtio_device *vdev = b->vdev;
+	int err;
+
+	virtio_reset_device(vdev);
+	virtio_add_status(vdev, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	virtio_add_status(vdev, VIRTIO_CONFIG_S_DRIVER);
+	err = vdev->config->finalize_features(vdev);
+	if (err)
+		return err;
+	if (virtio_has_feature(vdev, VIRTIO_F_VERSION_1)) {
+		virtio_add_status(vdev, VIRTIO_CONFIG_S_FEATURES_OK);
+		if (!(vdev->config->get_status(vdev) & VIRTIO_CONFIG_S_FEATURES_OK))
+			return -ENODEV;
+	}
+	err = ballast_init_vqs(b);
+	if (err)
+		return err;
+	WRITE_ONCE(b->dead, false);
+	virtio_device_ready(vdev);
+	ballast_update_actual(b);
+	return 0;
+}
+
+static void ballast_recover_work(struct work_struct *work)
+{
+	struct ballast *b = container_of(work, struct ballast, recover_work);
+	int err;
+
+	/* Idempotent: the device may already have been reset by a waiter. */
+	__ballast_kill(b, "recovering", false);
+	ballast_stop(b);
+
+	mutex_lock(&b->lock);
+	ballast_drop_all(b);
+	b->vdev->config->del_vqs(b->vdev);
+	memset(b->vqs, 0, sizeof(b->vqs));
+	err = ballast_reinit(b);
+	mutex_unlock(&b->lock);
+	if (err) {
+		virtio_add_status(b->vdev, VIRTIO_CONFIG_S_FAILED);
+		dev_err(&b->vdev->dev, "recovery failed: %d; the device stays off\n",
+			err);
+		return;
+	}
+	atomic64_inc(&b->c.resets);
+	dev_info(&b->vdev->dev, "device reset and re-initialised\n");
+	ballast_start(b);
+}
+
+/*
+ * Reset the device (unless a waiter or the recovery already did) and wait
+ * until the recovery has made it usable again.  The knobs use this.
+ */
+void ballast_recover_sync(struct ballast *b)
+{
+	ballast_kill(b, NULL);
+	flush_work(&b->recover_work);
+}
+
+static int ballast_validate(struct virtio_device *vdev)
+{
+	unsigned int i;
+
+	if (!vdev->config->get) {
+		dev_err(&vdev->dev, "config access disabled\n");
+		return -EINVAL;
+	}
+	for (i = 0; i < 64; i++)
+		if (disable_features & BIT_ULL(i))
+			__virtio_clear_bit(vdev, i);
+	/*
+	 * We never accept PAGE_POISON, so reported pages may come back with
+	 * any contents: refuse reporting when the kernel relies on freed
+	 * pages holding zeroes or a poison pattern (R-3), as Linux does.
+	 */
+	if (want_init_on_free() || page_poisoning_enabled_static())
+		__virtio_clear_bit(vdev, VIRTIO_BALLOON_F_REPORTING);
+	/* No allocation in virtqueue_add for reporting; PFNs are GPAs. */
+	__virtio_clear_bit(vdev, VIRTIO_RING_F_INDIRECT_DESC);
+	__virtio_clear_bit(vdev, VIRTIO_F_ACCESS_PLATFORM);
+	return 0;
+}
+
+static void ballast_free(struct ballast *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < BALLAST_BATCH_MAX; i++)
+		kfree(b->pfns[i]);
+	kfree(b->stats);
+	if (b->wq)
+		destroy_workqueue(b->wq);
+	kfree(b);
+}
+
+static int ballast_probe(struct virtio_device *vdev)
+{
+	struct ballast *b;
+	unsigned int i;
+	int err;
+
+	BUILD_BUG_ON(PAGE_SHIFT != VIRTIO_BALLOON_PFN_SHIFT);
+
+	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return -ENOMEM;
+	b->vdev = vdev;
+	vdev->priv = b;
+	mutex_init(&b->lock);
+	mutex_init(&b->kill_lock);
+	mutex_init(&b->inject_lock);
+	spin_lock_init(&b->stop_lock);
+	spin_lock_init(&b->stats_lock);
+	INIT_LIST_HEAD(&b->pages);
+	INIT_DELAYED_WORK(&b->update_work, ballast_update_work);
+	INIT_WORK(&b->stats_work, ballast_stats_work);
+	INIT_WORK(&b->recover_work, ballast_recover_work);
+	init_waitqueue_head(&b->acked);
+	init_waitqueue_head(&b->stats_wait);
+	b->stop_update = true;
+	b->batch = 1;
+
+	err = -ENOMEM;
+	for (i = 0; i < BALLAST_BATCH_MAX; i++) {
+		b->pfns[i] = kcalloc(BALLAST_PFNS_PER_DESC, sizeof(u32), GFP_KERNEL);
+		if (!b->pfns[i])
+			goto out_free;
+	}
+	b->stats = kcalloc(BALLAST_STATS_MAX, sizeof(*b->stats), GFP_KERNEL);
+	if (!b->stats)
+		goto out_free;
+	b->wq = alloc_workqueue("ballast", WQ_FREEZABLE | WQ_MEM_RECLAIM, 0);
+	if (!b->wq)
+		goto out_free;
+
+	atomic64_set(&b->c.features_offered, vdev->config->get_features(vdev));
+	atomic64_set(&b->c.features_accepted, vdev->features);
+
+	err = ballast_init_vqs(b);
+	if (err)
+		goto out_free;
+	ballast_set_batch(b, batch ? batch : 1);
+
+	err = ballast_shrinker_register(b);
+	if (err)
+		goto out_del_vqs;
+
+	virtio_device_ready(vdev);
+	ballast_update_actual(b);
+	err = ballast_start(b);
+	if (err)
+		goto out_reset;
+
+	ballast_debugfs_init(b);
+	dev_info(&vdev->dev, "ballast: features offered 0x%llx accepted 0x%llx, batch %u\n",
+		 (u64)atomic64_read(&b->c.features_offered),
+		 (u64)atomic64_read(&b->c.features_accepted), b->batch);
+	return 0;
+
+out_reset:
+	ballast_stop(b);
+	virtio_reset_device(vdev);
+	ballast_shrinker_unregister(b);
+out_del_vqs:
+	vdev->config->del_vqs(vdev);
+out_free:
+	ballast_free(b);
+	vdev->priv = NULL;
+	return err;
+}
+
+static void ballast_remove(struct virtio_device *vdev)
+{
+	struct ballast *b = vdev->priv;
+	unsigned long flags;
+	long got;
+
+	spin_lock_irqsave(&b->stop_lock, flags);
+	b->removing = true;
+	spin_unlock_irqrestore(&b->stop_lock, flags);
+
+	ballast_debugfs_exit(b);	/* waits for knobs in progress */
+	cancel_work_sync(&b->recover_work);
+	ballast_shrinker_unregister(b);
+	ballast_stop(b);
+
+	/* Give every page back, telling the host, as Linux does. */
+	mutex_lock(&b->lock);
+	while (b->nr_pages && !READ_ONCE(b->dead)) {
+		got = ballast_leak(b, b->nr_pages, GFP_KERNEL);
+		if (got <= 0)
+			break;
+	}
+	ballast_update_actual(b);
+	__ballast_kill(b, NULL, false);
+	ballast_drop_all(b);
+	mutex_unlock(&b->lock);
+
+	vdev->config->del_vqs(vdev);
+	ballast_free(b);
+}
+
+static const struct virtio_device_id ballast_id_table[] = {
+	{ VIRTIO_ID_BALLOON, VIRTIO_DEV_ANY_ID },
+	{ 0 },
+};
+
+static unsigned int ballast_features[] = {
+	VIRTIO_BALLOON_F_MUST_TELL_HOST,
+	VIRTIO_BALLOON_F_STATS_VQ,
+	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
+	VIRTIO_BALLOON_F_REPORTING,
+};
+
+static struct virtio_driver ballast_driver = {
+	.feature_table = ballast_features,
+	.feature_table_size = ARRAY_SIZE(ballast_features),
+	.driver.name = KBUILD_MODNAME,
+	.driver.owner = THIS_MODULE,
+	.id_table = ballast_id_table,
+	.validate = ballast_validate,
+	.probe = ballast_probe,
+	.remove = ballast_remove,
+	.config_changed = ballast_config_changed,
+};
+
+/*
+ * No MODULE_DEVICE_TABLE on purpose: no alias, so nothing autoloads us next
+ * to virtio_balloon; the image inserts one of the two explicitly.
+ */
+module_virtio_driver(ballast_driver);
+MODULE_DESCRIPTION("ballast: instrumented virtio-balloon driver with fault injection");
+MODULE_LICENSE("GPL");

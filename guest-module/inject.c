@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fault injection: /sys/kernel/debug/ballast/inject/<knob>.  Writing
+ * anything to a knob sends the device one malformed request and records in
+ * inject/result what the device did with it.  The write returns the byte
+ * count once the request was sent (whatever the device did: that is the
+ * result), or an errno when it could not be sent at all.
+ *
+ * Every knob leaves the guest and the device usable for the next test:
+ *  - it never names a page the guest uses in a way that could let the device
+ *    take it: pages it sends for inflate are in the balloon already (or are
+ *    put there on the ack), pages it sends for deflate or inside a
+ *    device-writable buffer are private pages of the knob whose contents it
+ *    checks afterwards;
+ *  - when the device does not use the request within ack_timeout_ms, or sets
+ *    DEVICE_NEEDS_RESET, the driver resets and re-initialises the device
+ *    before the write returns (result: reset=1);
+ *  - balloon pages it adds leave again through the normal update work,
+ *    which brings the balloon back to num_pages.
+ */
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/virtio_config.h>
+
+#include "ballast.h"
+
+/* 4097 PFNs: one more than 16 full descriptors, as 17 chained ones. */
+#define CHAIN_PFNS	(16 * BALLAST_PFNS_PER_DESC + 1)
+#define CHAIN_DESCS	17
+
+struct ballast_knob {
+	const char *name;
+	int (*fn)(struct ballast *b, struct ballast_inject_result *r);
+};
+
+/* Send one request on @q and note what came back. */
+static void inject_send(struct ballast *b, struct ballast_inject_result *r,
+			enum ballast_vq q, struct ballast_req *req)
+{
+	s64 nr = atomic64_read(&b->c.needs_reset);
+	unsigned int ms;
+	int err;
+
+	err = ballast_xfer(b, q, req, 1, GFP_KERNEL, &ms);
+	r->sent = err == 0 || err == -ETIMEDOUT || err == -EIO;
+	r->acked = req->done;
+	r->used_len = req->used_len;
+	r->wait_ms = ms;
+	r->timed_out = err == -ETIMEDOUT;
+	r->needs_reset = ballast_needs_reset(b) ||
+			 atomic64_read(&b->c.needs_reset) != nr;
+	if (!r->sent)
+		r->ret = err;
+}
+
+static void fill_pattern(struct page *page)
+{
+	u64 *p = page_address(page);
+	u64 seed = page_to_pfn(page) * 0x9e3779b97f4a7c15ULL;
+	unsigned int i;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(u64); i++)
+		p[i] = seed ^ i;
+}
+
+static int check_pattern(struct page *page)
+{
+	u64 *p = page_address(page);
+	u64 seed = page_to_pfn(page) * 0x9e3779b97f4a7c15ULL;
+	unsigned int i;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(u64); i++)
+		if (p[i] != (seed ^ i))
+			return 0;
+	return 1;
+}
+
+/* A private page of the knob's, with a known pattern. */
+static struct page *sentinel_alloc(void)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+
+	if (page)
+		fill_pattern(page);
+	return page;
+}
+
+/* Tell the device a private page is ours (harmless if it never took it). */
+static void sentinel_deflate(struct ballast *b, struct page *page)
+{
+	struct ballast_req req = { .sg = &b->sgs[0], .nsg = 1 };
+
+	if (READ_ONCE(b->dead))
+		return;
+	b->pfns[0][0] = page_to_pfn(page);
+	sg_init_one(&b->sgs[0], b->pfns[0], sizeof(u32));
+	ballast_xfer(b, BQ_DEFLATE, &req, 1, GFP_KERNEL, NULL);
+}
+
+/*
+ * Inflate of PFNs that are not RAM: the first page frame past the end of
+ * RAM and the largest 32-bit PFN.  A conforming device uses the buffer and
+ * ignores (or counts) the bad PFNs; it must not fail or stall.
+ */
+static int knob_pfn_outside_ram(struct ballast *b, struct ballast_inject_result *r)
+{
+	unsigned long end = PFN_DOWN(__pa(high_memory - 1)) + 1;
+	struct ballast_req req = { .sg = &b->sgs[0], .nsg = 1 };
+	u32 *pfns = b->pfns[0];
+	unsigned int n = 0;
+
+	if (end <= U32_MAX && !page_is_ram(end))
+		pfns[n++] = end;
+	if (end != U32_MAX && !page_is_ram(U32_MAX))
+		pfns[n++] = U32_MAX;
+	if (!n)
+		return -ERANGE;
+	sg_init_one(&b->sgs[0], pfns, n * sizeof(u32));
+	r->pfn = pfns[0];
+	r->nr_pfns = n;
+	inject_send(b, r, BQ_INFLATE, &req);
+	return r->ret;
+}
+
+/* Inflate one fresh page the normal way, so the balloon is not empty. */
+static int inflate_one(struct ballast *b)
+{
+	struct ballast_req req = { .sg = &b->sgs[0], .nsg = 1 };
+	struct page *page = ballast_alloc_page();
+	int err;
+
+	if (!page)
+		return -ENOMEM;
+	b->pfns[0][0] = page_to_pfn(page);
+	sg_init_one(&b->sgs[0], b->pfns[0], sizeof(u32));
+	err = ballast_xfer(b, BQ_INFLATE, &req, 1, GFP_KERNEL, NULL);
+	if (!req.done) {
+		__free_page(page);	/* not sent, or the device was reset */
+		return err ? err : -EIO;
+	}
+	ballast_balloon_add(b, page);
+	atomic64_inc(&b->c.pages_inflated);
+	ballast_update_actual(b);
+	return 0;
+}
+
+/*
+ * Inflate naming, twice in one descriptor, a page that is already in the
+ * balloon (and acked).  A conforming device uses the buffer; the page is
+ * in the balloon either way, so whatever it does costs the guest nothing.
+ */
+static int knob_duplicate_pfn(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct ballast_req req = { .sg = &b->sgs[0], .nsg = 1 };
+	struct page *page;
+	int err;
+
+	if (!b->nr_pages) {
+		err = inflate_one(b);
+		if (err)
+			return err;
+	}
+	page = list_first_entry(&b->pages, struct page, lru);
+	b->pfns[0][0] = page_to_pfn(page);
+	b->pfns[0][1] = page_to_pfn(page);
+	sg_init_one(&b->sgs[0], b->pfns[0], 2 * sizeof(u32));
+	r->pfn = page_to_pfn(page);
+	r->nr_pfns = 2;
+	inject_send(b, r, BQ_INFLATE, &req);
+	return r->ret;
+}
+
+/*
+ * An inflate request made available without a notification, naming a page
+ * already in the balloon.  Not malformed: it exercises the driver's
+ * timeout.  A device that polls may use it; one that waits for
+ * notifications never does, and the driver must then give up after
+ * ack_timeout_ms, count it and reset the device (Linux would hang).
+ */
+static int knob_unkicked_inflate(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct ballast_req req = { .sg = &b->sgs[0], .nsg = 1 };
+	struct page *page;
+	int err;
+
+	if (!b->nr_pages) {
+		err = inflate_one(b);
+		if (err)
+			return err;
+	}
+	page = list_first_entry(&b->pages, struct page, lru);
+	b->pfns[0][0] = page_to_pfn(page);
+	sg_init_one(&b->sgs[0], b->pfns[0], sizeof(u32));
+	r->pfn = page_to_pfn(page);
+	r->nr_pfns = 1;
+	b->skip_kick = true;
+	inject_send(b, r, BQ_INFLATE, &req);
+	b->skip_kick = false;
+	return r->ret;
+}
+
+/*
+ * Deflate of a page that was never inflated: a private page holding a
+ * pattern.  A conforming device uses the buffer and leaves the page alone
+ * (content_intact=1): a deflate gives the host nothing.
+ */
+static int knob_deflate_unknown_page(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct ballast_req req = { .sg = &b->sgs[0], .nsg = 1 };
+	struct page *page = sentinel_alloc();
+
+	if (!page)
+		return -ENOMEM;
+	b->pfns[0][0] = page_to_pfn(page);
+	sg_init_one(&b->sgs[0], b->pfns[0], sizeof(u32));
+	r->pfn = page_to_pfn(page);
+	r->nr_pfns = 1;
+	inject_send(b, r, BQ_DEFLATE, &req);
+	r->content_intact = check_pattern(page);
+	__free_page(page);
+	return r->ret;
+}
+
+/*
+ * A zero-length descriptor on the inflate queue.  The device either uses
+ * it with used length 0 and no page inflated, or, finding it malformed,
+ * sets DEVICE_NEEDS_RESET (QEMU: "zero sized buffers are not allowed").
+ * It must not ignore it silently and keep the buffer forever.
+ */
+static int knob_zero_length_desc(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct ballast_req req = { .sg = &b->sgs[0], .nsg = 1 };
+
+	sg_init_one(&b->sgs[0], b->pfns[0], 0);
+	r->nr_pfns = 0;
+	inject_send(b, r, BQ_INFLATE, &req);
+	return r->ret;
+}
+
+/*
+ * A device-writable descriptor on the inflate queue, holding the PFN of a
+ * private page with a pattern.  The inflate queue carries driver-written
+ * PFN arrays only, so a conforming device inflates nothing from it
+ * (content_intact=1), writes nothing into it (buf_intact=1, used_len=0), and
+ * uses it or sets DEVICE_NEEDS_RESET.  Afterwards the page is deflated (in
+ * case the device took it) and freed.
+ */
+static int knob_writable_inflate_desc(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct ballast_req req = { .sg = &b->sgs[0], .nsg = 1, .in = true };
+	struct page *page = sentinel_alloc();
+	u32 pfn;
+
+	if (!page)
+		return -ENOMEM;
+	pfn = page_to_pfn(page);
+	b->pfns[0][0] = pfn;
+	sg_init_one(&b->sgs[0], b->pfns[0], sizeof(u32));
+	r->pfn = pfn;
+	r->nr_pfns = 1;
+	inject_send(b, r, BQ_INFLATE, &req);
+	r->buf_intact = b->pfns[0][0] == pfn;
+	r->content_intact = check_pattern(page);
+	sentinel_deflate(b, page);
+	__free_page(page);
+	return r->ret;
+}
+
+/*
+ * One inflate request of 4097 PFNs as a chain of 17 descriptors (16 x 256
+ * PFNs + 1), more than Linux ever sends (256) and one more than a 4096-entry
+ * buffer holds.  The spec sets no limit: a conforming device inflates all
+ * 4097 pages and uses the chain.  The pages join the balloon on the ack;
+ * the update work then deflates back to num_pages.
+ */
+static int knob_chain_4097(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct scatterlist sg[CHAIN_DESCS];
+	struct ballast_req req = { .sg = sg, .nsg = CHAIN_DESCS };
+	struct page *page, *next;
+	LIST_HEAD(pages);
+	unsigned int i;
+	u32 *pfns;
+	int err = 0;
+
+	if (virtqueue_get_vring_size(b->vqs[BQ_INFLATE]) < CHAIN_DESCS)
+		return -ENOSPC;
+	pfns = kmalloc_array(CHAIN_PFNS, sizeof(u32), GFP_KERNEL);
+	if (!pfns)
+		return -ENOMEM;
+	for (i = 0; i < CHAIN_PFNS; i++) {
+		page = ballast_alloc_page();
+		if (!page) {
+			err = -ENOMEM;
+			goto out;
+		}
+		pfns[i] = page_to_pfn(page);
+		list_add_tail(&page->lru, &pages);
+	}
+	sg_init_table(sg, CHAIN_DESCS);
+	for (i = 0; i < CHAIN_DESCS - 1; i++)
+		sg_set_buf(&sg[i], pfns + i * BALLAST_PFNS_PER_DESC,
+			   BALLAST_PFNS_PER_DESC * sizeof(u32));
+	sg_set_buf(&sg[i], pfns + i * BALLAST_PFNS_PER_DESC, sizeof(u32));
+	r->pfn = pfns[0];
+	r->nr_pfns = CHAIN_PFNS;
+	inject_send(b, r, BQ_INFLATE, &req);
+	err = r->ret;
+	if (req.done) {
+		list_for_each_entry_safe(page, next, &pages, lru) {
+			list_del(&page->lru);
+			ballast_balloon_add(b, page);
+		}
+		atomic64_add(CHAIN_PFNS, &b->c.pages_inflated);
+		ballast_update_actual(b);
+	}
+out:
+	/* Not acked: never sent, or the device was reset and forgot them. */
+	list_for_each_entry_safe(page, next, &pages, lru) {
+		list_del(&page->lru);
+		__free_page(page);
+	}
+	kfree(pfns);
+	return err;
+}
+
+/*
+ * The next stats answer carries, between known entries, one with a tag no
+ * spec defines.  The device MUST ignore unknown tags (D-6) and keep the
+ * known ones; here we can see only that it took the buffer and asked again
+ * (next_request=1); the host side compares the values it parsed.  Waits up
+ * to ack_timeout_ms for the device's request, then as long for the next.
+ */
+static int knob_stats_unknown_tag(struct ballast *b, struct ballast_inject_result *r)
+{
+	unsigned long t = msecs_to_jiffies(ballast_ack_timeout_ms);
+	unsigned long start = jiffies;
+	s64 base;
+	long left;
+
+	if (!ballast_has(b, VIRTIO_BALLOON_F_STATS_VQ))
+		return -EOPNOTSUPP;
+	spin_lock_irq(&b->stats_lock);
+	b->stats_inject_sent = false;
+	b->stats_inject_armed = true;
+	spin_unlock_irq(&b->stats_lock);
+	/* If the device already handed the buffer back, answer now. */
+	if (READ_ONCE(b->stats_owned))
+		queue_work(b->wq, &b->stats_work);
+
+	left = wait_event_interruptible_timeout(b->stats_wait,
+						READ_ONCE(b->stats_inject_sent) ||
+						READ_ONCE(b->dead), t);
+	spin_lock_irq(&b->stats_lock);
+	r->sent = b->stats_inject_sent;
+	b->stats_inject_armed = false;
+	base = b->stats_inject_base;
+	spin_unlock_irq(&b->stats_lock);
+	if (left < 0)
+		return left;
+	if (!r->sent)
+		return -ETIMEDOUT;	/* the device never asked for stats */
+	r->nr_pfns = 0;
+	r->pfn = BALLAST_STATS_UNKNOWN_TAG;
+	left = wait_event_interruptible_timeout(b->stats_wait,
+				atomic64_read(&b->c.stats_requests) > base ||
+				READ_ONCE(b->dead), t);
+	r->next_request = atomic64_read(&b->c.stats_requests) > base;
+	r->acked = r->next_request;
+	r->used_len = atomic64_read(&b->c.q[BQ_STATS].used_len_last);
+	r->wait_ms = jiffies_to_msecs(jiffies - start);
+	r->needs_reset = ballast_needs_reset(b);
+	return left < 0 ? left : 0;
+}
+
+/* Not malformed: reset and re-initialise the device (tests recovery). */
+static int knob_reset_device(struct ballast *b, struct ballast_inject_result *r)
+{
+	r->needs_reset = ballast_needs_reset(b);
+	ballast_kill(b, NULL);
+	return 0;
+}
+
+static const struct ballast_knob ballast_knobs[BALLAST_NR_KNOBS] = {
+	{ "pfn_outside_ram", knob_pfn_outside_ram },
+	{ "duplicate_pfn", knob_duplicate_pfn },
+	{ "deflate_unknown_page", knob_deflate_unknown_page },
+	{ "zero_length_desc", knob_zero_length_desc },
+	{ "writable_inflate_desc", knob_writable_inflate_desc },
+	{ "chain_4097", knob_chain_4097 },
+	{ "stats_unknown_tag", knob_stats_unknown_tag },
+	{ "unkicked_inflate", knob_unkicked_inflate },
+	{ "reset_device", knob_reset_device },
+};
+
+static ssize_t ballast_knob_write(struct file *file, const char __user *ubuf,
+				  size_t len, loff_t *ppos)
+{
+	struct ballast_knob_ctx *ctx = file->private_data;
+	const struct ballast_knob *k = &ballast_knobs[ctx->idx];
+	struct ballast *b = ctx->b;
+	struct ballast_inject_result r = { .content_intact = -1, .buf_intact = -1 };
+	bool stats = k->fn == knob_stats_unknown_tag;
+	int err;
+
+	mutex_lock(&b->inject_lock);
+	/* A previous fault may still be recovering: start from a live device. */
+	if (READ_ONCE(b->dead))
+		flush_work(&b->recover_work);
+	atomic64_inc(&b->c.inject_calls);
+	strscpy(r.knob, k->name, sizeof(r.knob));
+
+	if (READ_ONCE(b->dead)) {
+		err = -EIO;
+	} else if (stats) {
+		err = k->fn(b, &r);	/* the stats queue has its own lock */
+	} else {
+		mutex_lock(&b->lock);
+		err = READ_ONCE(b->dead) ? -EIO : k->fn(b, &r);
+		mutex_unlock(&b->lock);
+	}
+	r.ret = err;
+
+	/* Leave a usable device behind: reset it if the fault broke it. */
+	if (r.timed_out || r.needs_reset || READ_ONCE(b->dead) ||
+	    k->fn == knob_reset_device) {
+		ballast_recover_sync(b);
+		r.reset = true;
+	}
+	/* Pages the knob added to the balloon leave the normal way. */
+	ballast_queue_update(b, 0);
+
+	b->last = r;
+	mutex_unlock(&b->inject_lock);
+	return err ? err : len;
+}
+
+static const struct file_operations ballast_knob_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = ballast_knob_write,
+	.llseek = noop_llseek,
+};
+
+static int ballast_result_show(struct seq_file *m, void *unused)
+{
+	struct ballast *b = m->private;
+	struct ballast_inject_result r;
+
+	mutex_lock(&b->inject_lock);
+	r = b->last;
+	mutex_unlock(&b->inject_lock);
+
+	seq_printf(m, "knob %s\n", r.knob[0] ? r.knob : "none");
+	seq_printf(m, "ret %d\n", r.ret);
+	seq_printf(m, "sent %d\n", r.sent);
+	seq_printf(m, "acked %d\n", r.acked);
+	seq_printf(m, "used_len %u\n", r.used_len);
+	seq_printf(m, "wait_ms %u\n", r.wait_ms);
+	seq_printf(m, "timed_out %d\n", r.timed_out);
+	seq_printf(m, "needs_reset %d\n", r.needs_reset);
+	seq_printf(m, "reset %d\n", r.reset);
+	seq_printf(m, "content_intact %d\n", r.content_intact);
+	seq_printf(m, "buf_intact %d\n", r.buf_intact);
+	seq_printf(m, "pfn 0x%llx\n", r.pfn);
+	seq_printf(m, "nr_pfns %u\n", r.nr_pfns);
+	seq_printf(m, "next_request %d\n", r.next_request);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ballast_result);
+
+void ballast_inject_debugfs_init(struct ballast *b, struct dentry *dir)
+{
+	struct dentry *inj = debugfs_create_dir("inject", dir);
+	unsigned int i;
+
+	if (IS_ERR(inj))
+		return;
+	for (i = 0; i < BALLAST_NR_KNOBS; i++) {
+		b->knob_ctx[i].b = b;
+		b->knob_ctx[i].idx = i;
+		debugfs_create_file(ballast_knobs[i].name, 0200, inj,
+				    &b->knob_ctx[i], &ballast_knob_fops);
+	}
+	debugfs_create_file("result", 0444, inj, b, &ballast_result_fops);
+}
