@@ -64,5 +64,15 @@ vmm_balloon_actual() {
 	jq '.actual * 4096 / 1048576 | floor' <<<"$reply"
 }
 
+# Optional: the guest's last stats, "name value" a line (free_memory,
+# total_memory ... in bytes, as the driver sent them); nothing before the
+# driver's first report.
+vmm_balloon_stats() {
+	local reply
+	reply=$(ballast_ctl '{"cmd":"stats"}') || return 1
+	jq -r 'if .ok then . else error("stats: \(.)") end
+		| .stats | to_entries[] | "\(.key) \(.value)"' <<<"$reply"
+}
+
 # The harness kills the process group anyway; nothing to flush first.
 vmm_stop() { return 0; }

@@ -63,3 +63,18 @@ vmm_balloon_actual() {
 	reply=$(qemu_qmp '{"execute":"query-balloon"}') || return 1
 	echo $(((VM_MEM_MIB * MIB - $(jq '.return.actual' <<<"$reply")) / MIB))
 }
+
+# Optional: the guest's last stats, "name value" a line, in ballast-vmm's
+# names (Linux's, e.g. free_memory, total_memory in bytes); nothing before
+# the driver's first report. QEMU shows a stat the driver did not send as -1
+# (or 2^64-1): left out.
+vmm_balloon_stats() {
+	local reply
+	reply=$(qemu_qmp '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/balloon0","property":"guest-stats"}}') || return 1
+	jq -r 'if .return then . else error("qom-get guest-stats failed: \(.)") end
+		| select(.return["last-update"] > 0) | .return.stats | to_entries[]
+		| select(.value >= 0 and .value < 1e19)
+		| (.key | sub("^stat-"; "") | gsub("-"; "_")
+			| sub("^htlb_pgalloc$"; "hugetlb_allocations")
+			| sub("^htlb_pgfail$"; "hugetlb_failures")) + " \(.value)"' <<<"$reply"
+}
