@@ -21,7 +21,9 @@ const char balloon_opts_help[] =
 "                       multiple, at most the RAM size). stats_interval: how\n"
 "                       often to ask for guest stats (500ms, 1s; 0 = no\n"
 "                       STATS_VQ). page_poison: offer PAGE_POISON; a non-zero\n"
-"                       poison value keeps reported/hinted pages resident.\n";
+"                       poison value keeps reported pages resident.\n"
+"                       free_page_hint: hints are counted, never released\n"
+"                       (without write tracking D-12 forbids it).\n";
 
 void balloon_config_init(struct balloon_config *cfg)
 {

@@ -47,7 +47,7 @@ static int balloon_release_range(void *opaque, struct pfn_range r)
 	return pfn_range_for_each_region(b->vdev.mem, r, balloon_release_piece, b);
 }
 
-/* A guest-physical range the driver gave us (hinted or reported). */
+/* A guest-physical range the driver reported free. */
 static void balloon_release_gpa(struct balloon *b, u64 gpa, u64 len)
 {
 	u64 first = (gpa + PFN_SIZE - 1) >> PFN_SHIFT, end = (gpa + len) >> PFN_SHIFT;
@@ -248,9 +248,17 @@ static void balloon_handle_free_page(struct balloon *b)
 			b->m.hint_ignored_bytes += buf->len;
 			continue;
 		}
-		/* D-12: the driver holds these pages until DONE; they may change. */
+		/*
+		 * Counted, never released. D-12 lets a device change a hinted
+		 * page only if the guest has not written it since the id was
+		 * issued, and nothing here tracks writes: Linux zeroes each
+		 * block as it allocates it (init_on_alloc, Debian's default)
+		 * and its shrinker hands blocks back to the allocator before
+		 * DONE, maybe before we see them. Releasing them lost guest
+		 * data (integrity.bats crashed the guest). Hints are for a
+		 * VMM that migrates or snapshots with dirty logging.
+		 */
 		b->m.hinted_bytes += buf->len;
-		balloon_release_gpa(b, buf->gpa, buf->len);
 	}
 }
 
