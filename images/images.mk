@@ -37,15 +37,31 @@ $(IMAGES)/guest.config: FORCE
 	@mkdir -p $(IMAGES)
 	@echo "$(KERNEL) $(MODROOT)" | cmp -s - $@ || echo "$(KERNEL) $(MODROOT)" > $@
 
+# guest_initramfs OUT,MODROOT,KVER,KO: the one recipe every guest image uses.
+# The programs in guest/bin are static, so any kernel's image can hold them.
+define guest_initramfs
+images/mkinitramfs.sh -r $(2) -v $(3) -i images/guest-init.sh -o $(1) \
+	-m virtio_pci -m virtio_balloon -a $(AGENT_BIN):/bin \
+	$(if $(wildcard $(BUILD)/guest/bin),-a $(BUILD)/guest/bin:/bin) \
+	$(if $(wildcard $(4)),-a $(4):/lib/ballast)
+endef
+
 $(IMAGES)/guest.cpio.gz: $(IMAGES)/guest.config $(GUEST_KERNEL_STAMP) images/mkinitramfs.sh images/guest-init.sh \
 		$(AGENT_BIN) $(GUEST_EXTRA)
 	@mkdir -p $(IMAGES)
-	images/mkinitramfs.sh -r $(MODROOT) -v $(GUEST_KVER) -i images/guest-init.sh -o $@ \
-		-m virtio_pci -m virtio_balloon -a $(AGENT_BIN):/bin \
-		$(if $(wildcard $(BUILD)/guest/bin),-a $(BUILD)/guest/bin:/bin) \
-		$(if $(wildcard $(BUILD)/guest-module/$(FLAVOUR)/ballast.ko),-a $(BUILD)/guest-module/$(FLAVOUR)/ballast.ko:/lib/ballast)
+	$(call guest_initramfs,$@,$(MODROOT),$(GUEST_KVER),$(BUILD)/guest-module/$(FLAVOUR)/ballast.ko)
 	ln -sf $(KERNEL) $(IMAGES)/vmlinuz
 	echo $(GUEST_KVER) > $(IMAGES)/kver
+
+# The same guest on Debian's generic kernel, whatever FLAVOUR is: it has
+# CONFIG_PAGE_POISONING (the cloud kernel has not), which poison.bats needs.
+# The test host fetches this kernel anyway.
+GENERIC_GUEST := $(IMAGES)/generic
+$(GENERIC_GUEST)/guest.cpio.gz: $(TESTHOST_KERNEL_DIR)/kver images/mkinitramfs.sh images/guest-init.sh \
+		$(AGENT_BIN) $(wildcard $(BUILD)/guest/bin/*)
+	@mkdir -p $(GENERIC_GUEST)
+	$(call guest_initramfs,$@,$(TESTHOST_KERNEL_DIR)/root,$$(cat $(TESTHOST_KERNEL_DIR)/kver),)
+	ln -sf $(TESTHOST_KERNEL_DIR)/vmlinuz $(GENERIC_GUEST)/vmlinuz
 
 $(IMAGES)/testhost.cpio.gz: $(TESTHOST_KERNEL_DIR)/kver images/mkinitramfs.sh images/testhost-init.sh
 	@mkdir -p $(IMAGES)
@@ -55,4 +71,4 @@ $(IMAGES)/testhost.cpio.gz: $(TESTHOST_KERNEL_DIR)/kver images/mkinitramfs.sh im
 	ln -sf $(TESTHOST_KERNEL_DIR)/vmlinuz $(IMAGES)/testhost-vmlinuz
 
 .PHONY: images
-images: $(IMAGES)/guest.cpio.gz $(IMAGES)/testhost.cpio.gz
+images: $(IMAGES)/guest.cpio.gz $(GENERIC_GUEST)/guest.cpio.gz $(IMAGES)/testhost.cpio.gz

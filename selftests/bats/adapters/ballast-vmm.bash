@@ -13,7 +13,7 @@ ballast_balloon_opts() {
 	local opts=size=0 opt
 	for opt in ${VM_BALLOON_OPTS//,/ }; do
 		case $opt in
-		deflate_on_oom=* | free_page_reporting=* | free_page_hint=* | must_tell_host=*)
+		deflate_on_oom=* | free_page_reporting=* | free_page_hint=* | must_tell_host=* | page_poison=*)
 			opts+=,$opt
 			;;
 		stats_interval=*) opts+=,stats_interval=${opt#*=}s ;;
@@ -72,6 +72,21 @@ vmm_balloon_stats() {
 	reply=$(ballast_ctl '{"cmd":"stats"}') || return 1
 	jq -r 'if .ok then . else error("stats: \(.)") end
 		| .stats | to_entries[] | "\(.key) \(.value)"' <<<"$reply"
+}
+
+# ballast_query JQ: status 0 when the query reply satisfies the jq filter.
+ballast_query() {
+	ballast_ctl '{"cmd":"query"}' | jq -e ".ok and ($1)" >/dev/null
+}
+
+# Optional: start a free page hint run under a new command id.
+vmm_hint_start() {
+	ballast_ctl '{"cmd":"hint","action":"start"}' | grep -q '"ok":true'
+}
+
+# Optional: status 0 once the device has ended the run with DONE (id 1).
+vmm_hint_done() {
+	ballast_query '.hint_cmd_id == 1'
 }
 
 # The harness kills the process group anyway; nothing to flush first.

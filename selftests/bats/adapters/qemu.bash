@@ -11,6 +11,7 @@ qemu_balloon_props() {
 		case $opt in
 		deflate_on_oom=*) props+=,deflate-on-oom=${opt#*=} ;;
 		free_page_reporting=*) props+=,free-page-reporting=${opt#*=} ;;
+		page_poison=*) props+=,page-poison=${opt#*=} ;;
 		stats_interval=*) ;;	# set over QMP once the VMM runs
 		*)
 			echo "qemu adapter: balloon option '$opt' is not supported" >&2

@@ -30,12 +30,14 @@ where_spawn() {
 # vm_start [MEM_MIB] [BALLOON_OPTS]: boot a guest and wait for its agent.
 # BALLOON_OPTS is a comma list in one vocabulary for every adapter:
 # deflate_on_oom=on, free_page_reporting=on, free_page_hint=on,
-# must_tell_host=on, stats_interval=SECONDS.
+# must_tell_host=on, page_poison=on, stats_interval=SECONDS.
+# VM_KERNEL and VM_INITRAMFS pick another image, VM_CMDLINE_EXTRA adds
+# kernel parameters.
 vm_start() {
 	export VM_MEM_MIB=${1:-512} VM_BALLOON_OPTS=${2:-} VM_CPUS=${VM_CPUS:-1}
 	export VM_KERNEL=${VM_KERNEL:-$BALLAST_BUILD/images/vmlinuz}
-	export VM_INITRAMFS=$BALLAST_BUILD/images/guest.cpio.gz
-	export VM_CMDLINE="console=ttyS0 panic=-1 quiet ballast.driver=${VM_DRIVER:-virtio_balloon}"
+	export VM_INITRAMFS=${VM_INITRAMFS:-$BALLAST_BUILD/images/guest.cpio.gz}
+	export VM_CMDLINE="console=ttyS0 panic=-1 quiet ballast.driver=${VM_DRIVER:-virtio_balloon}${VM_CMDLINE_EXTRA:+ $VM_CMDLINE_EXTRA}"
 	VM_WHERE=$(ballast_where) || return 2
 	export VM_WHERE
 	if [ "$VM_WHERE" = nested ]; then
