@@ -54,7 +54,7 @@ VMM=qemu BALLAST_TEST_HOST=direct run_suite harness bats --tap --timing selftest
 # ballast.ko bound in its place (inflate and deflate must work with either).
 bats_dir=selftests/bats
 suites=("$bats_dir/boot.bats" "$bats_dir/balloon.bats" "$bats_dir/features.bats"
-	"$bats_dir/integrity.bats")
+	"$bats_dir/integrity.bats" "$bats_dir/poison.bats")
 # module.bats runs under QEMU only for now: under ballast-vmm in the nested
 # test host its deflate-on-OOM scenario is flaky (each deflate ack costs
 # nested exits and the OOM killer can win the race).
