@@ -395,11 +395,6 @@ static void do_rx(struct serial *s)
 	}
 }
 
-struct serial_fd {
-	struct serial *s;
-	int fd;
-};
-
 static void backend_event(void *opaque, u32 events)
 {
 	struct serial_fd *sf = opaque;
@@ -450,6 +445,22 @@ static struct serial_fd *watch(struct serial *s, int fd, u32 events, ioloop_fn f
 	return sf;
 }
 
+/*
+ * A new socket client or dev= peer: watched through s->peer, so a VMM that
+ * sees a thousand connections does not keep a thousand handler records.
+ */
+static bool watch_peer(struct serial *s, int fd)
+{
+	int ret;
+
+	s->peer.s = s;
+	s->peer.fd = fd;
+	ret = ioloop_add(s->kvm->loop, fd, EPOLLIN, backend_event, &s->peer);
+	if (ret < 0)
+		errno = -ret;
+	return ret == 0;
+}
+
 static void listen_event(void *opaque, u32 events)
 {
 	struct serial_fd *sf = opaque;
@@ -468,7 +479,7 @@ static void listen_event(void *opaque, u32 events)
 	s->rx_fd = s->tx_fd = fd;
 	s->rx_mask = EPOLLIN;
 	s->tx_mask = 0;
-	if (!watch(s, fd, EPOLLIN, backend_event)) {
+	if (!watch_peer(s, fd)) {
 		close(fd);
 		s->rx_fd = s->tx_fd = -1;
 		goto out;
@@ -494,7 +505,7 @@ static void retry_event(void *opaque, u32 events)
 		s->rx_fd = s->tx_fd;
 		s->rx_mask = EPOLLIN;
 		s->tx_mask = 0;
-		if (!watch(s, s->rx_fd, EPOLLIN, backend_event))
+		if (!watch_peer(s, s->rx_fd))
 			s->rx_fd = -1;
 	}
 	update_poll(s);

@@ -27,6 +27,12 @@ struct serial_stats {
 	u64 clients;		/* socket connections accepted */
 };
 
+/* What the I/O thread hands a serial handler: which port, which fd. */
+struct serial_fd {
+	struct serial *s;
+	int fd;
+};
+
 struct serial {
 	struct kvm *kvm;
 	const char *name;
@@ -51,6 +57,8 @@ struct serial {
 	u32 rx_mask, tx_mask;	/* epoll events currently armed */
 	u8 txbuf[SERIAL_TX_BUF];
 	size_t tx_len;
+	/* The socket client or dev= peer of the moment: one, reused. */
+	struct serial_fd peer;
 
 	/* COM1 watches for the kernel's panic banner (see i8042.c). */
 	bool watch_panic;
