@@ -26,7 +26,7 @@ struct ioloop_handler {
 struct ioloop {
 	int epfd;
 	int stop_fd;
-	volatile bool stop;
+	bool stop;		/* set from any thread: __atomic only */
 	pthread_mutex_t lock;
 	struct ioloop_handler *handlers;
 };
@@ -157,11 +157,16 @@ int ioloop_del(struct ioloop *loop, int fd)
 	return ret;
 }
 
+static bool ioloop_stopping(struct ioloop *loop)
+{
+	return __atomic_load_n(&loop->stop, __ATOMIC_ACQUIRE);
+}
+
 int ioloop_run(struct ioloop *loop)
 {
 	struct epoll_event events[32];
 
-	while (!loop->stop) {
+	while (!ioloop_stopping(loop)) {
 		int i, n = epoll_wait(loop->epfd, events, ARRAY_SIZE(events), -1);
 
 		if (n < 0) {
@@ -169,7 +174,7 @@ int ioloop_run(struct ioloop *loop)
 				continue;
 			return -errno;
 		}
-		for (i = 0; i < n && !loop->stop; i++) {
+		for (i = 0; i < n && !ioloop_stopping(loop); i++) {
 			struct ioloop_handler *h = events[i].data.ptr;
 			ioloop_fn fn;
 			void *opaque;
@@ -191,7 +196,7 @@ void ioloop_stop(struct ioloop *loop)
 {
 	u64 one = 1;
 
-	loop->stop = true;
+	__atomic_store_n(&loop->stop, true, __ATOMIC_RELEASE);
 	if (write(loop->stop_fd, &one, sizeof(one)) < 0) {
 		/* Counter full means a wake-up is already pending. */
 	}

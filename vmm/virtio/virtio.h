@@ -59,7 +59,7 @@ struct virtio_device {
 	const struct virtio_dev_ops *ops;
 	void *priv;			/* the device's own state */
 	struct guest_mem *mem;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;		/* initialised by the device's create() */
 	u64 features;			/* negotiated, valid after FEATURES_OK */
 	struct virtq vqs[VIRTIO_MAX_QUEUES];	/* transport indices */
 
