@@ -44,6 +44,7 @@
 #include <linux/page_reporting.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/swap.h>
 #include <linux/vmstat.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
@@ -722,6 +723,22 @@ static unsigned long ballast_shrink_count(struct shrinker *s,
 	return READ_ONCE(b->nr_pages);
 }
 
+/*
+ * Pages the shrinker gives back are on no LRU, so reclaim would count them
+ * as no progress and, after a few rounds, call the OOM killer while we are
+ * freeing memory as fast as the device acks. Account them as slab and xfs
+ * do theirs.
+ */
+static void ballast_account_reclaimed(unsigned long pages)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	mm_account_reclaimed_pages(pages);
+#else
+	if (current->reclaim_state)
+		current->reclaim_state->reclaimed_slab += pages;
+#endif
+}
+
 static unsigned long ballast_shrink_scan(struct shrinker *s,
 					 struct shrink_control *sc)
 {
@@ -745,6 +762,7 @@ static unsigned long ballast_shrink_scan(struct shrinker *s,
 		b->shrunk = true;
 		ballast_update_actual(b);
 		atomic64_add(freed, &b->c.shrinker_pages_freed);
+		ballast_account_reclaimed(freed);
 	}
 	mutex_unlock(&b->lock);
 	return freed;
