@@ -8,12 +8,14 @@
 #   make guest        ballast.ko and the in-guest tests (build/guest*/)
 #
 # Variables: FLAVOUR, KERNEL, MODROOT, KDIR (images/images.mk),
-# VMMS (the VMMs `check` runs the suite against), BALLAST_TEST_HOST
+# VMMS (the VMMs `check` runs the suite against), MODULE_VMMS (those that
+# also run module.bats with ballast.ko), BALLAST_TEST_HOST
 # (direct|nested|auto: where KVM-only VMMs run), V=1 (show commands).
 
 BUILD := $(CURDIR)/build
 AGENT_BIN := $(BUILD)/bin/ballast-agent
 VMMS ?= qemu ballast-vmm
+MODULE_VMMS ?= qemu
 
 ifneq ($(V),1)
 MAKEFLAGS += --no-print-directory
@@ -47,7 +49,7 @@ guest: $(GUEST_KERNEL_STAMP)
 check: .deps-ok
 	@$(MAKE) guest
 	@$(MAKE) images vmm
-	@VMMS="$(VMMS)" BUILD=$(BUILD) selftests/run.sh
+	@VMMS="$(VMMS)" MODULE_VMMS="$(MODULE_VMMS)" BUILD=$(BUILD) selftests/run.sh
 
 demo: .deps-ok
 	@$(MAKE) images
