@@ -4,23 +4,11 @@
 
 BALLOON_MIB=256
 
+load helpers/one_guest
+
 setup_file() {
-	load helpers/common
 	# Free page reporting stays off: only the balloon may shrink RSS here.
 	vm_start 512
-}
-
-teardown_file() {
-	load helpers/common
-	vm_stop
-}
-
-setup() {
-	load helpers/common
-}
-
-teardown() {
-	ballast_teardown
 }
 
 @test "inflate: actual reaches the target and host RSS falls by >= 90% of it [D: release, R-4, R-14]" {

@@ -1,22 +1,10 @@
 #!/usr/bin/env bats
 # The guest boots under the VMM and the agent answers.
 
+load helpers/one_guest
+
 setup_file() {
-	load helpers/common
 	VM_CPUS=2 vm_start 512
-}
-
-teardown_file() {
-	load helpers/common
-	vm_stop
-}
-
-setup() {
-	load helpers/common
-}
-
-teardown() {
-	ballast_teardown
 }
 
 @test "boot: the guest runs the image's kernel and its agent answers" {

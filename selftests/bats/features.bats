@@ -6,25 +6,13 @@
 
 MEM_MIB=512
 
+load helpers/one_guest
+
 setup_file() {
-	load helpers/common
 	local opts=deflate_on_oom=on,free_page_reporting=on,stats_interval=1
 	# QEMU's adapter has no must_tell_host switch.
 	[ "$VMM" = ballast-vmm ] && opts+=,must_tell_host=on
 	vm_start "$MEM_MIB" "$opts"
-}
-
-teardown_file() {
-	load helpers/common
-	vm_stop
-}
-
-setup() {
-	load helpers/common
-}
-
-teardown() {
-	ballast_teardown
 }
 
 # rss_at_most PID KIB: one unsettled read of the VMM's Rss is <= KIB.

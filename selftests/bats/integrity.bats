@@ -5,25 +5,13 @@
 
 MEM_MIB=768
 
+load helpers/one_guest
+
 setup_file() {
-	load helpers/common
 	local opts=
 	# Only adapters that can start a hint run get the feature offered.
 	declare -F vmm_hint_start >/dev/null && opts=free_page_hint=on
 	vm_start "$MEM_MIB" "$opts"
-}
-
-teardown_file() {
-	load helpers/common
-	vm_stop
-}
-
-setup() {
-	load helpers/common
-}
-
-teardown() {
-	ballast_teardown
 }
 
 @test "inflate 512 MiB: host RSS falls by >= 95% of it [D: release]" {
@@ -74,20 +62,8 @@ meminfo_at_least() {
 # page the balloon can take has live data on both sides: a device that
 # releases a neighbour (a merge off by one, a range too long) zeroes some.
 @test "integrity: data in guest RAM survives 20 inflate/deflate cycles [D-3, R-12, R-10]" {
-	local mib=96 i
-	vm_exec 'avail=$(awk "/MemAvailable/ { print int(\$2 / 1024) }" /proc/meminfo)
-		setsid ballast_checker $((avail - 16)) </dev/null >/tmp/checker.out 2>&1 &'
-	wait_until 120 vm_exec 'grep -q ready /tmp/checker.out'
-	echo "checker: $(vm_exec cat /tmp/checker.out) pages held" >&3
-
-	for ((i = 1; i <= 20; i++)); do
-		vmm_balloon_set "$mib"
-		wait_until 120 vm_balloon_is "$mib"
-		vmm_balloon_set 0
-		wait_until 120 vm_balloon_is 0
-	done
-	vm_exec 'kill -USR1 $(pidof ballast_checker)'
-	wait_until 60 vm_exec 'grep -qE "intact|corrupt" /tmp/checker.out'
-	run vm_exec 'cat /tmp/checker.out'
-	assert_output --partial intact
+	held=$(checker_start)
+	echo "# checker: $held pages held" >&3
+	balloon_cycles 20 96
+	checker_verify
 }

@@ -7,24 +7,15 @@
 
 BALLOON_MIB=256
 
+load helpers/one_guest
+
 setup_file() {
-	load helpers/common
 	export VM_DRIVER=ballast
 	vm_start 512 deflate_on_oom=on,free_page_reporting=on,stats_interval=1
 }
 
-teardown_file() {
-	load helpers/common
-	vm_stop
-}
-
 setup() {
-	load helpers/common
 	export VM_EXEC_TIMEOUT=${VM_EXEC_TIMEOUT:-240}
-}
-
-teardown() {
-	ballast_teardown
 }
 
 # guest_test PROGRAM ARGS...: run an in-guest kselftest; its TAP goes to the

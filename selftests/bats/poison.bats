@@ -9,25 +9,13 @@ MEM_MIB=512
 # What Linux writes to poison_val under page_poison=1: 0xaa in every byte.
 POISON_VAL=$((0xaaaaaaaa))
 
+load helpers/one_guest
+
 setup_file() {
-	load helpers/common
 	export VM_KERNEL=$BALLAST_BUILD/images/generic/vmlinuz
 	export VM_INITRAMFS=$BALLAST_BUILD/images/generic/guest.cpio.gz
 	export VM_CMDLINE_EXTRA=page_poison=1
 	vm_start "$MEM_MIB" free_page_reporting=on,page_poison=on
-}
-
-teardown_file() {
-	load helpers/common
-	vm_stop
-}
-
-setup() {
-	load helpers/common
-}
-
-teardown() {
-	ballast_teardown
 }
 
 # balloon_feature BIT: the guest's driver accepted feature BIT (the virtio

@@ -63,3 +63,34 @@ vm_touch_and_free() {
 		dd if=/dev/zero of=/tmp/fill bs=1M count=$((avail - 48)) 2>&1 | tail -n 1
 		rm /tmp/fill'
 }
+
+# checker_start: ballast_checker fills most of the guest's RAM with a known
+# pattern and keeps every other page, so each page the balloon can take has
+# live data on both sides. Prints how many pages it holds.
+checker_start() {
+	vm_exec 'avail=$(awk "/MemAvailable/ { print int(\$2 / 1024) }" /proc/meminfo)
+		setsid ballast_checker $((avail - 16)) </dev/null >/tmp/checker.out 2>&1 &' || return 1
+	wait_until 120 vm_exec 'grep -q ready /tmp/checker.out' || return 1
+	vm_exec 'cat /tmp/checker.out'
+}
+
+# checker_verify: the checker re-reads every page it holds; prints its
+# verdict, status 0 only for "intact".
+checker_verify() {
+	vm_exec 'kill -USR1 $(pidof ballast_checker)' || return 1
+	wait_until 60 vm_exec 'grep -qE "intact|corrupt" /tmp/checker.out' || return 1
+	local out
+	out=$(vm_exec 'cat /tmp/checker.out') || return 1
+	echo "$out"
+	[[ $out == *intact* ]]
+}
+
+# balloon_cycles N MIB: inflate to MIB and back to 0, N times, each step
+# awaited until the driver's `actual` says it is done.
+balloon_cycles() {
+	local i
+	for ((i = 1; i <= $1; i++)); do
+		vmm_balloon_set "$2" && wait_until 120 vm_balloon_is "$2" &&
+			vmm_balloon_set 0 && wait_until 120 vm_balloon_is 0 || return 1
+	done
+}
