@@ -26,6 +26,10 @@ ballast_balloon_opts() {
 	echo "$opts"
 }
 
+# Optional: the adapter honours VM_THP=on (guest RAM on transparent huge
+# pages, --memory thp=on: the balloon then releases whole 2 MiB pages only).
+vmm_thp() { return 0; }
+
 vmm_start() {
 	local agent opts
 	if [ "$VM_KVM" != 1 ]; then
@@ -42,7 +46,7 @@ vmm_start() {
 	esac
 	opts=$(ballast_balloon_opts) || return 1
 	where_spawn "$BALLAST_VMM --kernel $VM_KERNEL --initramfs $VM_INITRAMFS \
-		--cmdline '$VM_CMDLINE' --memory size=${VM_MEM_MIB}M --cpus $VM_CPUS \
+		--cmdline '$VM_CMDLINE' --memory size=${VM_MEM_MIB}M${VM_THP:+,thp=$VM_THP} --cpus $VM_CPUS \
 		--serial file=$VM_CONSOLE --serial2 $agent --balloon $opts \
 		--api-socket $VM_RUNDIR/api.sock --pidfile $VM_RUNDIR/vmm.pid" || return 1
 }
