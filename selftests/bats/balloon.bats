@@ -12,15 +12,8 @@ setup_file() {
 }
 
 @test "inflate: actual reaches the target and host RSS falls by >= 90% of it [D: release, R-4, R-14]" {
-	run vm_touch_and_free
-	assert_success
-	pid=$(vm_pid)
-	before=$(rss_kib "$pid")
-
-	vmm_balloon_set "$BALLOON_MIB"
-	wait_until 120 vm_balloon_is "$BALLOON_MIB"
-	after=$(rss_kib "$pid")
-
+	out=$(inflate_and_measure "$BALLOON_MIB")
+	read -r before after <<<"$out"
 	echo "RSS $before KiB -> $after KiB, balloon $BALLOON_MIB MiB" >&3
 	[ $((before - after)) -ge $((BALLOON_MIB * 1024 * 90 / 100)) ]
 }

@@ -20,33 +20,30 @@ setup() {
 	declare -F vmm_thp >/dev/null || skip "the $VMM adapter has no huge-page switch"
 }
 
-@test "huge pages: ballooning freed memory releases whole huge pages, RSS falls by >= 90% [D: release]" {
-	local mib=256
-	run vm_touch_and_free
-	assert_success
-	pid=$(vm_pid)
-	before=$(rss_kib "$pid")
-	huge=$(smaps_field "$pid" AnonHugePages)
-	[ "$huge" -gt $((mib * 1024)) ] || skip "only $huge KiB on huge pages where $VMM runs"
-
-	vmm_balloon_set "$mib"
-	wait_until 240 vm_balloon_is "$mib"
-	after=$(rss_kib "$pid")
-	echo "# RSS $before KiB -> $after KiB, on huge pages $huge -> $(smaps_field "$pid" AnonHugePages) KiB" >&3
-	vmm_balloon_set 0
-	wait_until 240 vm_balloon_is 0
-	[ $((before - after)) -ge $((mib * 1024 * 90 / 100)) ]
-}
-
-# ballast_checker holds every other 4 KiB page of most of the guest's RAM:
-# whatever the balloon takes then, no huge page is ever complete.
+# ballast_checker holds every other 4 KiB page of most of the guest's RAM,
+# so nearly every page the balloon takes is a hole in a huge page whose
+# other half is in use. First, while every huge page is still whole.
 @test "huge pages: a balloon of scattered pages keeps every huge page whole and the data intact [D-3]" {
 	checker_start
 	pid=$(vm_pid)
 	huge=$(rss_kib "$pid" AnonHugePages)
+	[ "$huge" -gt 0 ] || skip "no transparent huge pages where $VMM runs"
 	balloon_cycles 5 96
 	after=$(rss_kib "$pid" AnonHugePages)
 	echo "# on huge pages: $huge KiB -> $after KiB over 5 cycles of 96 MiB" >&3
-	[ "$after" -ge $((huge * 99 / 100)) ]
+	# Balloon pages beside the checker's margin may fill whole huge pages,
+	# and those may go; a device working in 4 KiB pieces splits about 96
+	# huge pages (192 MiB) a cycle.
+	[ $((huge - after)) -le $((32 * 1024)) ]
 	checker_verify
+}
+
+@test "huge pages: ballooning freed memory releases whole huge pages, RSS falls by >= 90% [D: release]" {
+	local mib=256
+	out=$(inflate_and_measure "$mib")
+	read -r before after <<<"$out"
+	echo "# RSS $before KiB -> $after KiB, $(smaps_field "$(vm_pid)" AnonHugePages) KiB on huge pages" >&3
+	vmm_balloon_set 0
+	wait_until 240 vm_balloon_is 0
+	[ $((before - after)) -ge $((mib * 1024 * 90 / 100)) ]
 }

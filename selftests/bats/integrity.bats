@@ -16,14 +16,8 @@ setup_file() {
 
 @test "inflate 512 MiB: host RSS falls by >= 95% of it [D: release]" {
 	local mib=512
-	run vm_touch_and_free
-	assert_success
-	pid=$(vm_pid)
-	before=$(rss_kib "$pid")
-
-	vmm_balloon_set "$mib"
-	wait_until 300 vm_balloon_is "$mib"
-	after=$(rss_kib "$pid")
+	out=$(inflate_and_measure "$mib")
+	read -r before after <<<"$out"
 	echo "RSS $before KiB -> $after KiB, balloon $mib MiB" >&3
 	vmm_balloon_set 0
 	wait_until 300 vm_balloon_is 0

@@ -94,3 +94,16 @@ balloon_cycles() {
 			vmm_balloon_set 0 && wait_until 120 vm_balloon_is 0 || return 1
 	done
 }
+
+# inflate_and_measure MIB: touch and free most of the guest's RAM, inflate
+# the balloon to MIB and print the VMM's settled RSS before and after, in
+# KiB. The balloon stays at MIB.
+inflate_and_measure() {
+	local pid before after
+	vm_touch_and_free >/dev/null || return 1
+	pid=$(vm_pid) || return 1
+	before=$(rss_kib "$pid") || return 1
+	vmm_balloon_set "$1" && wait_until 300 vm_balloon_is "$1" || return 1
+	after=$(rss_kib "$pid") || return 1
+	echo "$before $after"
+}
