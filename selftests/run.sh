@@ -55,7 +55,8 @@ VMM=qemu BALLAST_TEST_HOST=direct run_suite harness bats --tap --timing selftest
 # ballast.ko bound in its place (inflate and deflate must work with either).
 bats_dir=selftests/bats
 suites=("$bats_dir/boot.bats" "$bats_dir/balloon.bats" "$bats_dir/features.bats"
-	"$bats_dir/integrity.bats" "$bats_dir/poison.bats" "$bats_dir/hugepages.bats")
+	"$bats_dir/integrity.bats" "$bats_dir/poison.bats" "$bats_dir/hugepages.bats"
+	"$bats_dir/ceiling.bats")
 # module.bats (ballast.ko's own counters, knobs and scenarios) runs under the
 # VMMs in MODULE_VMMS: by default QEMU only, which keeps `make check` within
 # its 15 minutes; under ballast-vmm in the nested test host it adds about two.

@@ -10,14 +10,13 @@ MEM_MIB=768
 
 load helpers/one_guest
 
-# bats skips from setup(), not setup_file(): no guest without the switch.
 setup_file() {
-	declare -F vmm_thp >/dev/null || return 0
+	vm_supports thp || return 0
 	VM_THP=on vm_start "$MEM_MIB"
 }
 
 setup() {
-	declare -F vmm_thp >/dev/null || skip "the $VMM adapter has no huge-page switch"
+	requires thp
 }
 
 # ballast_checker holds every other 4 KiB page of most of the guest's RAM,

@@ -8,15 +8,17 @@ BALLAST_VMM=${BALLAST_VMM:-$BALLAST_BUILD/vmm/ballast-vmm}
 vmm_needs_kvm() { return 0; }
 
 # Translate the harness's balloon options into --balloon keys (the same
-# names; stats_interval is in seconds here, ballast-vmm takes a unit).
+# names; stats_interval and size are plain numbers here, ballast-vmm takes
+# units). The balloon starts empty unless size= says otherwise.
 ballast_balloon_opts() {
-	local opts=size=0 opt
+	local opts=size=0M opt
 	for opt in ${VM_BALLOON_OPTS//,/ }; do
 		case $opt in
 		deflate_on_oom=* | free_page_reporting=* | free_page_hint=* | must_tell_host=* | page_poison=*)
 			opts+=,$opt
 			;;
 		stats_interval=*) opts+=,stats_interval=${opt#*=}s ;;
+		size=*) opts=${opts/size=0M/size=${opt#*=}M} ;;
 		*)
 			echo "ballast-vmm adapter: balloon option '$opt' is not supported" >&2
 			return 1
@@ -26,9 +28,16 @@ ballast_balloon_opts() {
 	echo "$opts"
 }
 
-# Optional: the adapter honours VM_THP=on (guest RAM on transparent huge
-# pages, --memory thp=on: the balloon then releases whole 2 MiB pages only).
-vmm_thp() { return 0; }
+# Optional: what this adapter takes beyond the common vocabulary. thp:
+# VM_THP=on (--memory thp=on; the balloon then releases whole 2 MiB pages
+# only); size: the balloon option size=MIB, a balloon already that big at
+# boot.
+vmm_supports() {
+	case $1 in
+	thp | size) return 0 ;;
+	*) return 1 ;;
+	esac
+}
 
 vmm_start() {
 	local agent opts

@@ -30,7 +30,8 @@ where_spawn() {
 # vm_start [MEM_MIB] [BALLOON_OPTS]: boot a guest and wait for its agent.
 # BALLOON_OPTS is a comma list in one vocabulary for every adapter:
 # deflate_on_oom=on, free_page_reporting=on, free_page_hint=on,
-# must_tell_host=on, page_poison=on, stats_interval=SECONDS.
+# must_tell_host=on, page_poison=on, stats_interval=SECONDS; and where the
+# adapter takes it (vm_supports size), size=MIB.
 # VM_KERNEL and VM_INITRAMFS pick another image, VM_CMDLINE_EXTRA adds
 # kernel parameters.
 vm_start() {
@@ -105,6 +106,17 @@ vm_stop() {
 		rm -rf "$VM_RUNDIR"
 	fi
 	unset VM_RUNDIR
+}
+
+# vm_supports WHAT: the adapter takes WHAT (see adapters/README.md).
+vm_supports() {
+	declare -F vmm_supports >/dev/null && vmm_supports "$1"
+}
+
+# requires WHAT: skip the test unless the adapter takes WHAT. bats skips
+# from setup() or a test, not from setup_file(): there, test vm_supports.
+requires() {
+	vm_supports "$1" || skip "the $VMM adapter does not take '$1'"
 }
 
 # vm_balloon_is MIB: the balloon holds MIB MiB as the device sees it (`actual`).

@@ -1,0 +1,35 @@
+#!/usr/bin/env bats
+# A balloon already inflated at boot (ballast-vmm --balloon size=...): RAM
+# becomes a ceiling the guest starts below and can grow to, the memory
+# model the libkrun seed asks for. One guest for the file.
+
+MEM_MIB=512
+START_MIB=128
+
+load helpers/one_guest
+
+setup_file() {
+	vm_supports size || return 0
+	vm_start "$MEM_MIB" "size=$START_MIB"
+}
+
+setup() {
+	requires size
+}
+
+@test "balloon at boot: the driver inflates to the size set at start, the guest sees RAM less that [R-4, R-14]" {
+	wait_until 120 vm_balloon_is "$START_MIB"
+	total=$(vm_meminfo MemTotal)
+	echo "# MemTotal $total KiB with $START_MIB of $MEM_MIB MiB in the balloon" >&3
+	# Without DEFLATE_ON_OOM the driver takes ballooned pages out of MemTotal.
+	[ "$total" -le $(((MEM_MIB - START_MIB) * 1024)) ]
+}
+
+@test "balloon at boot: deflated to 0, the guest has its whole RAM [R-9, R-14]" {
+	vmm_balloon_set 0
+	wait_until 120 vm_balloon_is 0
+	total=$(vm_meminfo MemTotal)
+	echo "# MemTotal $total KiB after deflating" >&3
+	# Within 64 MiB of RAM: the kernel keeps some for itself.
+	[ "$total" -ge $(((MEM_MIB - 64) * 1024)) ]
+}
