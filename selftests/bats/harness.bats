@@ -27,3 +27,10 @@ teardown() {
 	run where_sh "kill -0 $pid"
 	assert_failure
 }
+
+# The README's first command: it runs outside bats, where no fd 3 is open.
+@test "harness: make demo's script boots, balloons and reports what the host got back" {
+	BUILD=$BALLAST_BUILD run timeout 300 "$BALLAST_ROOT/ci/demo.sh" 3>&-
+	assert_success
+	assert_output --regexp 'the host got [0-9]+ MiB back'
+}
