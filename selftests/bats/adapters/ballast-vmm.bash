@@ -11,21 +11,21 @@ vmm_needs_kvm() { return 0; }
 # names; stats_interval and size are plain numbers here, ballast-vmm takes
 # units). The balloon starts empty unless size= says otherwise.
 ballast_balloon_opts() {
-	local opts=size=0M opt
+	local size=0 opts= opt
 	for opt in ${VM_BALLOON_OPTS//,/ }; do
 		case $opt in
 		deflate_on_oom=* | free_page_reporting=* | free_page_hint=* | must_tell_host=* | page_poison=*)
 			opts+=,$opt
 			;;
 		stats_interval=*) opts+=,stats_interval=${opt#*=}s ;;
-		size=*) opts=${opts/size=0M/size=${opt#*=}M} ;;
+		size=*) size=${opt#*=} ;;
 		*)
 			echo "ballast-vmm adapter: balloon option '$opt' is not supported" >&2
 			return 1
 			;;
 		esac
 	done
-	echo "$opts"
+	echo "size=${size}M$opts"
 }
 
 # Optional: what this adapter takes beyond the common vocabulary. thp:
