@@ -427,19 +427,27 @@ static void backend_event(void *opaque, u32 events)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static struct serial_fd *watch(struct serial *s, int fd, u32 events, ioloop_fn fn)
+/* Watch fd for the I/O thread through sf; false with errno set on failure. */
+static bool watch_as(struct serial_fd *sf, struct serial *s, int fd, u32 events, ioloop_fn fn)
 {
-	struct serial_fd *sf = calloc(1, sizeof(*sf));
 	int ret;
 
-	if (!sf)
-		return NULL;
 	sf->s = s;
 	sf->fd = fd;
 	ret = ioloop_add(s->kvm->loop, fd, events, fn, sf);
-	if (ret < 0) {
-		free(sf);
+	if (ret < 0)
 		errno = -ret;
+	return ret == 0;
+}
+
+static struct serial_fd *watch(struct serial *s, int fd, u32 events, ioloop_fn fn)
+{
+	struct serial_fd *sf = calloc(1, sizeof(*sf));
+
+	if (!sf)
+		return NULL;
+	if (!watch_as(sf, s, fd, events, fn)) {
+		free(sf);
 		return NULL;
 	}
 	return sf;
@@ -451,14 +459,7 @@ static struct serial_fd *watch(struct serial *s, int fd, u32 events, ioloop_fn f
  */
 static bool watch_peer(struct serial *s, int fd)
 {
-	int ret;
-
-	s->peer.s = s;
-	s->peer.fd = fd;
-	ret = ioloop_add(s->kvm->loop, fd, EPOLLIN, backend_event, &s->peer);
-	if (ret < 0)
-		errno = -ret;
-	return ret == 0;
+	return watch_as(&s->peer, s, fd, EPOLLIN, backend_event);
 }
 
 static void listen_event(void *opaque, u32 events)
