@@ -396,14 +396,15 @@ int acpi_build(void *dst, size_t room, u64 gpa, unsigned int ncpus)
 	};
 	header((void *)(base + madt_off), "APIC", madt_len, 4);
 
-	/* RSDT and XSDT: FADT, MADT. */
-	u32 *rsdt = (u32 *)(base + rsdt_off + sizeof(struct acpi_header));
-	u64 *xsdt = (u64 *)(base + xsdt_off + sizeof(struct acpi_header));
+	/*
+	 * RSDT and XSDT: FADT, MADT. The XSDT's 64-bit entries follow a
+	 * 36-byte header, so they are not 8-byte aligned: copied, not stored.
+	 */
+	u32 rsdt[2] = { gpa + fadt_off, gpa + madt_off };
+	u64 xsdt[2] = { gpa + fadt_off, gpa + madt_off };
 
-	rsdt[0] = gpa + fadt_off;
-	rsdt[1] = gpa + madt_off;
-	xsdt[0] = gpa + fadt_off;
-	xsdt[1] = gpa + madt_off;
+	memcpy(base + rsdt_off + sizeof(struct acpi_header), rsdt, sizeof(rsdt));
+	memcpy(base + xsdt_off + sizeof(struct acpi_header), xsdt, sizeof(xsdt));
 	header((void *)(base + rsdt_off), "RSDT", sizeof(struct acpi_header) + 8, 1);
 	header((void *)(base + xsdt_off), "XSDT", sizeof(struct acpi_header) + 16, 1);
 

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -26,6 +27,7 @@ struct control_client {
 	bool want_out;		/* EPOLLOUT requested */
 	size_t in_len;
 	size_t out_len;
+	u64 last_heard_ms;	/* connected, or last sent us a byte */
 	char in[CONTROL_LINE_MAX];
 	char out[CONTROL_OUT_MAX];
 };
@@ -35,8 +37,17 @@ struct control {
 	struct ioloop *loop;
 	struct virtio_device *balloon;
 	struct sockaddr_un addr;
+	unsigned int idle_ms;
 	struct control_client *clients[CONTROL_MAX_CLIENTS];
 };
+
+static u64 control_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void control_client_close(struct control_client *c)
 {
@@ -92,12 +103,10 @@ static int control_client_queue(struct control_client *c, const char *s, size_t 
 
 static int control_client_request(struct control_client *c, const char *line, size_t len)
 {
-	char buf[CONTROL_REPLY_MAX];
-	struct json_buf reply;
+	char reply[CONTROL_REPLY_MAX];
 
-	json_buf_init(&reply, buf, sizeof(buf));
-	control_handle_request(c->ctl->balloon, line, len, &reply);
-	return control_client_queue(c, reply.buf, reply.len);
+	control_handle_request(c->ctl->balloon, line, len, reply, sizeof(reply));
+	return control_client_queue(c, reply, strlen(reply));
 }
 
 static int control_client_too_long(struct control_client *c)
@@ -158,6 +167,7 @@ static void control_client_fn(void *opaque, u32 events)
 			return;
 		if (n <= 0)
 			break;
+		c->last_heard_ms = control_now_ms();
 		if (control_client_input(c, buf, n))
 			return;
 	}
@@ -169,9 +179,45 @@ static void control_client_fn(void *opaque, u32 events)
 	control_client_close(c);
 }
 
+/* Best effort: a client we are about to close may not be reading. */
+static void control_tell(int fd, const char *msg)
+{
+	if (send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* Nothing more we can tell it. */
+	}
+}
+
+/*
+ * A free slot, or the slot of the client silent longest if that is at least
+ * idle_ms: a client that connects and never writes must not keep others
+ * out for good. -1 if every client spoke recently.
+ */
+static int control_free_slot(struct control *ctl, u64 now)
+{
+	struct control_client *quiet = NULL;
+	int i, slot = -1;
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct control_client *c = ctl->clients[i];
+
+		if (!c)
+			return i;
+		if (!quiet || c->last_heard_ms < quiet->last_heard_ms) {
+			quiet = c;
+			slot = i;
+		}
+	}
+	if (now - quiet->last_heard_ms < ctl->idle_ms)
+		return -1;
+	pr_ratelimited(LOG_WARN, "api-socket: dropping a client silent for %llu ms for a new one",
+			    (unsigned long long)(now - quiet->last_heard_ms));
+	control_tell(quiet->fd, "{\"ok\":false,\"error\":\"silent too long: dropped for a new client\"}\n");
+	control_client_close(quiet);
+	return slot;
+}
+
 static void control_accept_fn(void *opaque, u32 events __unused)
 {
-	static const char busy[] = "{\"ok\":false,\"error\":\"too many clients\"}\n";
 	struct control *ctl = opaque;
 	struct control_client *c;
 	int fd, i;
@@ -180,18 +226,16 @@ static void control_accept_fn(void *opaque, u32 events __unused)
 		fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		for (i = 0; i < CONTROL_MAX_CLIENTS && ctl->clients[i]; i++)
-			;
-		c = i < CONTROL_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+		i = control_free_slot(ctl, control_now_ms());
+		c = i >= 0 ? calloc(1, sizeof(*c)) : NULL;
 		if (!c) {
-			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-				/* Nothing more we can tell it. */
-			}
+			control_tell(fd, "{\"ok\":false,\"error\":\"too many clients\"}\n");
 			close(fd);
 			continue;
 		}
 		c->ctl = ctl;
 		c->fd = fd;
+		c->last_heard_ms = control_now_ms();
 		if (ioloop_add(ctl->loop, fd, EPOLLIN, control_client_fn, c)) {
 			close(fd);
 			free(c);
@@ -240,6 +284,7 @@ struct control *control_create(const char *path, struct ioloop *loop,
 		return NULL;
 	ctl->loop = loop;
 	ctl->balloon = balloon;
+	ctl->idle_ms = CONTROL_IDLE_MS;
 	ctl->addr.sun_family = AF_UNIX;
 	strcpy(ctl->addr.sun_path, path);
 
@@ -274,6 +319,11 @@ err_free:
 	free(ctl);
 	errno = -ret;
 	return NULL;
+}
+
+void control_set_idle_ms(struct control *ctl, unsigned int ms)
+{
+	ctl->idle_ms = ms;
 }
 
 void control_destroy(struct control *ctl)

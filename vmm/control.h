@@ -18,13 +18,14 @@
 #include <stdio.h>
 
 #include "ioloop.h"
-#include "json.h"
 #include "virtio/virtio.h"
 
 #define CONTROL_LINE_MAX	4096	/* request bytes, newline excluded */
 #define CONTROL_MAX_CLIENTS	16
 #define CONTROL_REPLY_MAX	16384
 #define CONTROL_TIMEOUT_S	5	/* client default */
+/* A client silent this long yields its slot when a new one finds none free. */
+#define CONTROL_IDLE_MS		5000
 
 struct control;
 
@@ -38,13 +39,16 @@ struct control *control_create(const char *path, struct ioloop *loop,
 			       struct virtio_device *balloon);
 /* Close every connection and remove the socket file (loop stopped). */
 void control_destroy(struct control *ctl);
+/* Change CONTROL_IDLE_MS for this server (unit tests); call before serving. */
+void control_set_idle_ms(struct control *ctl, unsigned int ms);
 
 /*
- * Answer one request line (no newline) into reply: one JSON object and a
- * newline. Returns 0 for ok:true, a negative errno for ok:false.
+ * Answer one request line (no newline) into reply[size]: one compact JSON
+ * object, a newline and a NUL; size CONTROL_REPLY_MAX always suffices.
+ * Returns 0 for ok:true, a negative errno for ok:false.
  */
 int control_handle_request(struct virtio_device *balloon, const char *line, size_t len,
-			   struct json_buf *reply);
+			   char *reply, size_t size);
 
 /*
  * `ballast-vmm ctl [--timeout SECONDS] SOCKET JSON`, called with main()'s

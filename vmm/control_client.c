@@ -5,6 +5,7 @@
  * 1 refused by the VMM, 2 anything that kept us from getting an answer.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,18 +134,13 @@ static int control_recv_line(int fd, char *buf, size_t size, long long deadline)
 /* 0 if the reply says ok:true, 1 if ok:false, 2 if it is not a reply. */
 static int control_reply_status(const char *line)
 {
-	const struct json_member *ok;
-	struct json_object *obj = malloc(sizeof(*obj));
+	json_t *obj = json_loadb(line, strcspn(line, "\n"), JSON_REJECT_DUPLICATES, NULL);
+	const json_t *ok = json_object_get(obj, "ok");
 	int status = CONTROL_EXIT_ERROR;
 
-	if (!obj)
-		return status;
-	if (!json_parse_object(line, strcspn(line, "\n"), obj, NULL)) {
-		ok = json_get(obj, "ok");
-		if (ok && ok->type == JSON_BOOL)
-			status = ok->boolean ? CONTROL_EXIT_OK : CONTROL_EXIT_REFUSED;
-	}
-	free(obj);
+	if (json_is_boolean(ok))
+		status = json_is_true(ok) ? CONTROL_EXIT_OK : CONTROL_EXIT_REFUSED;
+	json_decref(obj);
 	return status;
 }
 

@@ -4,6 +4,7 @@
  * complete before anything changes, so a rejected request has no effect.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,12 +12,14 @@
 
 #include "control.h"
 #include "virtio/balloon.h"
+#include "virtio/pci.h"
 #include "virtio/pfn.h"
 
 struct control_req {
 	struct virtio_device *balloon;
-	const struct json_object *obj;
-	struct json_buf *reply;
+	json_t *obj;			/* the request */
+	json_t *reply;			/* members after "ok" */
+	bool oom;			/* a reply member could not be built */
 	const char *err;		/* static message, or ... */
 	char errbuf[160];		/* ... one formatted here */
 };
@@ -33,20 +36,65 @@ static int control_fail(struct control_req *r, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* Add a member to the reply; value is consumed, NULL (out of memory) remembered. */
+static void control_set(struct control_req *r, const char *key, json_t *value)
+{
+	if (json_object_set_new(r->reply, key, value))
+		r->oom = true;
+}
+
+static const char *control_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "boolean";
+	default:
+		return "null";
+	}
+}
+
+/*
+ * At most CONTROL_NAME_MAX bytes of a guest- or client-chosen name for an
+ * error message, cut on a UTF-8 character boundary: jansson refuses to
+ * build a string from invalid UTF-8, and half a character is invalid.
+ */
+#define CONTROL_NAME_MAX	64
+static int control_clip(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n <= CONTROL_NAME_MAX)
+		return (int)n;
+	n = CONTROL_NAME_MAX;
+	while (n && ((u8)s[n] & 0xc0) == 0x80)
+		n--;
+	return (int)n;
+}
+
 /* An optional non-negative integer member; 1 if present, 0 if not. */
 static int control_get_uint(struct control_req *r, const char *key, u64 *val)
 {
-	const struct json_member *m = json_get(r->obj, key);
+	const json_t *m = json_object_get(r->obj, key);
 
 	if (!m)
 		return 0;
-	if (m->type != JSON_NUMBER)
-		return control_fail(r, "%s must be a number, not %s", key, json_type_name(m->type));
-	if (!m->is_int)
+	if (!json_is_number(m))
+		return control_fail(r, "%s must be a number, not %s", key, control_type_name(m));
+	if (!json_is_integer(m))
 		return control_fail(r, "%s must be an integer", key);
-	if (m->integer < 0)
+	if (json_integer_value(m) < 0)
 		return control_fail(r, "%s must not be negative", key);
-	*val = m->integer;
+	*val = json_integer_value(m);
 	return 1;
 }
 
@@ -89,9 +137,9 @@ static int control_cmd_balloon(struct control_req *r)
 	ret = balloon_set_target_pages(r->balloon, pages);
 	if (ret)
 		return control_fail(r, "cannot set the balloon target: %s", strerror(-ret));
-	json_buf_printf(r->reply, ",\"num_pages\":%llu,\"size_mib\":%llu,\"target_mib\":%llu",
-			(unsigned long long)pages, (unsigned long long)(pages / PFN_PER_MIB),
-			(unsigned long long)(ram_mib - pages / PFN_PER_MIB));
+	control_set(r, "num_pages", json_integer(pages));
+	control_set(r, "size_mib", json_integer(pages / PFN_PER_MIB));
+	control_set(r, "target_mib", json_integer(ram_mib - pages / PFN_PER_MIB));
 	return 0;
 }
 
@@ -124,68 +172,116 @@ static long long control_rss_kib(void)
 	return kib;
 }
 
-static void control_features_json(struct json_buf *jb, const char *name, u64 bits)
+static void control_features_json(struct control_req *r, const char *name, u64 bits)
 {
-	const char *sep = "";
+	json_t *names = json_array();
 	unsigned int bit;
 
-	json_buf_printf(jb, ",\"%s\":[", name);
-	for (bit = 0; bit < BALLOON_NR_FEATURES; bit++) {
-		if (!(bits & BIT(bit)))
-			continue;
-		json_buf_printf(jb, "%s\"%s\"", sep, balloon_feature_name(bit));
-		sep = ",";
-	}
-	json_buf_printf(jb, "]");
+	for (bit = 0; bit < BALLOON_NR_FEATURES; bit++)
+		if ((bits & BIT(bit)) && names &&
+		    json_array_append_new(names, json_string(balloon_feature_name(bit))))
+			r->oom = true;
+	control_set(r, name, names);
 }
 
-static void control_rss_json(struct json_buf *jb)
+/*
+ * The transport and every ring as they stand: what a post-mortem of a
+ * balloon that stopped moving needs (a kick or an interrupt lost shows as
+ * indices that disagree).
+ */
+static void control_transport_json(struct control_req *r)
 {
-	long long kib = control_rss_kib();
+	struct virtio_device *vdev = r->balloon;
+	struct virtq_snapshot s[VIRTIO_MAX_QUEUES];
+	struct virtio_pci_stats ps;
+	unsigned int i, n = MIN(vdev->ops->nr_queues(vdev), (unsigned int)VIRTIO_MAX_QUEUES);
+	json_t *queues = json_array();
+	u32 pba = 0;
+	int have_pci;
 
-	if (kib < 0)
-		json_buf_printf(jb, ",\"rss_kib\":null");
-	else
-		json_buf_printf(jb, ",\"rss_kib\":%lld", kib);
+	pthread_mutex_lock(&vdev->lock);
+	have_pci = virtio_pci_get_stats(vdev, &ps, &pba);
+	for (i = 0; i < n; i++)
+		virtq_snapshot(&vdev->vqs[i], &s[i]);
+	pthread_mutex_unlock(&vdev->lock);
+
+	if (!have_pci)
+		control_set(r, "transport",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				      "notifies", (json_int_t)ps.notifies,
+				      "mmio_notifies", (json_int_t)ps.mmio_notifies,
+				      "irqs", (json_int_t)ps.irqs,
+				      "irqs_pending", (json_int_t)ps.irqs_pending,
+				      "intx", (json_int_t)ps.intx,
+				      "bad_access", (json_int_t)ps.bad_access,
+				      "queue_errors", (json_int_t)ps.queue_errors,
+				      "msix_pba", (json_int_t)pba));
+	for (i = 0; i < n && queues; i++) {
+		json_t *q = json_pack("{s:i, s:b, s:b, s:b, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I}",
+				      "index", (int)i, "ready", s[i].ready,
+				      "broken", s[i].broken, "event_idx", s[i].event_idx,
+				      "size", s[i].size, "last_avail_idx", s[i].last_avail_idx,
+				      "used_idx", s[i].used_idx,
+				      "signalled_used", s[i].signalled_used,
+				      "chains", (json_int_t)s[i].stats.chains,
+				      "bad_chains", (json_int_t)s[i].stats.bad_chains,
+				      "notifies_sent", (json_int_t)s[i].stats.notifies_sent,
+				      "notifies_suppressed",
+				      (json_int_t)s[i].stats.notifies_suppressed);
+
+		/* The driver's side, read live; absent before the ring exists. */
+		if (q && s[i].rings &&
+		    json_object_update_new(q, json_pack("{s:i, s:i, s:i, s:i}",
+							"avail_idx", s[i].avail_idx,
+							"avail_flags", s[i].avail_flags,
+							"used_event", s[i].used_event,
+							"avail_event", s[i].avail_event)))
+			r->oom = true;
+		if (!q || json_array_append_new(queues, q))
+			r->oom = true;
+	}
+	control_set(r, "queues", queues);
 }
 
 static int control_cmd_query(struct control_req *r)
 {
-	struct json_buf *jb = r->reply;
+	long long kib = control_rss_kib();
 	struct balloon_state st;
+	json_t *auto_json;
 
-	control_rss_json(jb);
-	if (!r->balloon) {
-		json_buf_printf(jb, ",\"balloon\":false");
+	control_set(r, "rss_kib", kib < 0 ? json_null() : json_integer(kib));
+	control_set(r, "balloon", json_boolean(r->balloon));
+	if (!r->balloon)
 		return 0;
-	}
 	balloon_get_state(r->balloon, &st);
-	json_buf_printf(jb, ",\"balloon\":true,\"ram_mib\":%llu,\"num_pages\":%u,\"actual\":%u,"
-			"\"ballooned_pages\":%llu,\"balloon_mib\":%u,\"actual_mib\":%u,"
-			"\"host_page_size\":%llu,\"features_ok\":%s,\"driver_ok\":%s,"
-			"\"hint_cmd_id\":%u,\"poison_val\":%u,\"stats_interval_ms\":%llu",
-			(unsigned long long)(st.ram_size / SZ_1M), st.num_pages, st.actual,
-			(unsigned long long)st.ballooned_pages,
-			(unsigned int)(st.num_pages / PFN_PER_MIB),
-			(unsigned int)(st.actual / PFN_PER_MIB),
-			(unsigned long long)st.host_page_size,
-			st.features_ok ? "true" : "false", st.driver_ok ? "true" : "false",
-			st.hint_cmd_id, st.poison_val, (unsigned long long)st.stats_interval_ms);
-	control_features_json(jb, "features_offered", st.offered);
-	control_features_json(jb, "features_accepted", st.accepted);
-	json_buf_printf(jb, ",\"counters\":");
-	balloon_metrics_json(&st.metrics, jb);
+	control_set(r, "ram_mib", json_integer(st.ram_size / SZ_1M));
+	control_set(r, "num_pages", json_integer(st.num_pages));
+	control_set(r, "actual", json_integer(st.actual));
+	control_set(r, "ballooned_pages", json_integer(st.ballooned_pages));
+	control_set(r, "balloon_mib", json_integer(st.num_pages / PFN_PER_MIB));
+	control_set(r, "actual_mib", json_integer(st.actual / PFN_PER_MIB));
+	control_set(r, "host_page_size", json_integer(st.host_page_size));
+	control_set(r, "features_ok", json_boolean(st.features_ok));
+	control_set(r, "driver_ok", json_boolean(st.driver_ok));
+	control_set(r, "hint_cmd_id", json_integer(st.hint_cmd_id));
+	control_set(r, "poison_val", json_integer(st.poison_val));
+	control_set(r, "stats_interval_ms", json_integer(st.stats_interval_ms));
+	control_features_json(r, "features_offered", st.offered);
+	control_features_json(r, "features_accepted", st.accepted);
+	control_set(r, "counters", balloon_metrics_json(&st.metrics));
+	auto_json = balloon_auto_json(r->balloon);
+	control_set(r, "auto", auto_json ? auto_json : json_null());
+	control_transport_json(r);
 	return 0;
 }
 
 static int control_cmd_stats(struct control_req *r)
 {
-	struct json_buf *jb = r->reply;
 	struct balloon_state bs;
 	struct balloon_stats st;
 	struct timespec now;
-	const char *sep = "";
 	unsigned int tag;
+	json_t *vals;
 
 	if (control_need_balloon(r))
 		return -ENODEV;
@@ -193,37 +289,35 @@ static int control_cmd_stats(struct control_req *r)
 	if (!(bs.offered & BIT(BALLOON_F_STATS_VQ)))
 		return control_fail(r, "stats are off (--balloon stats_interval=0)");
 	if (!balloon_get_stats(r->balloon, &st)) {
-		json_buf_printf(jb, ",\"updates\":0,\"age_ms\":null,\"stats\":{}");
+		control_set(r, "updates", json_integer(0));
+		control_set(r, "age_ms", json_null());
+		control_set(r, "stats", json_object());
 		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	json_buf_printf(jb, ",\"updates\":%llu,\"age_ms\":%llu,\"stats\":{",
-			(unsigned long long)st.updates,
-			(unsigned long long)(((u64)now.tv_sec * 1000000000ULL + now.tv_nsec -
-					      st.updated_ns) / 1000000));
-	for (tag = 0; tag < BALLOON_S_NR; tag++) {
-		if (!(st.present & BIT(tag)))
-			continue;
-		json_buf_printf(jb, "%s\"%s\":%llu", sep, balloon_stat_name(tag),
-				(unsigned long long)st.val[tag]);
-		sep = ",";
-	}
-	json_buf_printf(jb, "}");
+	control_set(r, "updates", json_integer(st.updates));
+	control_set(r, "age_ms", json_integer(((u64)now.tv_sec * 1000000000ULL + now.tv_nsec -
+						st.updated_ns) / 1000000));
+	vals = json_object();
+	for (tag = 0; tag < BALLOON_S_NR && vals; tag++)
+		if ((st.present & BIT(tag)) &&
+		    json_object_set_new(vals, balloon_stat_name(tag), json_integer(st.val[tag])))
+			r->oom = true;
+	control_set(r, "stats", vals);
 	return 0;
 }
 
 static int control_cmd_hint(struct control_req *r)
 {
-	const struct json_member *action = json_get(r->obj, "action");
+	const char *action = json_string_value(json_object_get(r->obj, "action"));
 	u32 id = 0;
 	int ret;
 
 	if (control_need_balloon(r))
 		return -ENODEV;
-	if (!action || action->type != JSON_STRING ||
-	    (strcmp(action->string, "start") && strcmp(action->string, "stop")))
+	if (!action || (strcmp(action, "start") && strcmp(action, "stop")))
 		return control_fail(r, "action must be \"start\" or \"stop\"");
-	if (!strcmp(action->string, "start"))
+	if (!strcmp(action, "start"))
 		ret = balloon_hint_start(r->balloon, &id);
 	else
 		ret = balloon_hint_stop(r->balloon);
@@ -231,7 +325,7 @@ static int control_cmd_hint(struct control_req *r)
 		return control_fail(r, "free page hinting not negotiated with the driver");
 	if (ret)
 		return control_fail(r, "hint: %s", strerror(-ret));
-	json_buf_printf(r->reply, ",\"cmd_id\":%u", id);
+	control_set(r, "cmd_id", json_integer(id));
 	return 0;
 }
 
@@ -250,71 +344,150 @@ static const struct control_cmd control_cmds[] = {
 
 static const struct control_cmd *control_find_cmd(struct control_req *r)
 {
-	const struct json_member *cmd = json_get(r->obj, "cmd");
+	const json_t *cmd = json_object_get(r->obj, "cmd");
+	const char *name = json_string_value(cmd);
 	size_t i;
 
 	if (!cmd) {
 		r->err = "missing \"cmd\"";
 		return NULL;
 	}
-	if (cmd->type != JSON_STRING) {
+	if (!name) {
 		r->err = "\"cmd\" must be a string";
 		return NULL;
 	}
 	for (i = 0; i < ARRAY_SIZE(control_cmds); i++)
-		if (!strcmp(cmd->string, control_cmds[i].name))
+		if (!strcmp(name, control_cmds[i].name))
 			return &control_cmds[i];
-	control_fail(r, "unknown command \"%.64s\" (balloon, query, stats, hint)", cmd->string);
+	control_fail(r, "unknown command \"%.*s\" (balloon, query, stats, hint)",
+		     control_clip(name), name);
 	return NULL;
 }
 
 /* Every member must be one the command knows: a typo must not be ignored. */
 static int control_check_keys(struct control_req *r, const struct control_cmd *c)
 {
-	int i;
+	const char *key;
+	json_t *val __unused;
 	size_t k;
 
-	for (i = 0; i < r->obj->nr; i++) {
-		const char *key = r->obj->members[i].key;
+	json_object_foreach(r->obj, key, val) {
 		bool known = !strcmp(key, "cmd");
 
 		for (k = 0; k < ARRAY_SIZE(c->keys) && c->keys[k] && !known; k++)
 			known = !strcmp(key, c->keys[k]);
 		if (!known)
-			return control_fail(r, "unknown member \"%.64s\" for %s", key, c->name);
+			return control_fail(r, "unknown member \"%.*s\" for %s", control_clip(key),
+					    key, c->name);
 	}
 	return 0;
 }
 
-int control_handle_request(struct virtio_device *balloon, const char *line, size_t len,
-			   struct json_buf *reply)
+/*
+ * Strict decoding: one object, nothing after it, no duplicate keys (a
+ * request saying two things must not mean either), no NUL anywhere.
+ */
+static json_t *control_parse(struct control_req *r, const char *line, size_t len)
 {
-	struct json_object obj;		/* ~22 KiB, fine on any thread's stack */
-	struct control_req r = { .balloon = balloon, .obj = &obj, .reply = reply };
+	json_error_t e;
+	json_t *obj;
+
+	if (memchr(line, '\0', len)) {
+		r->err = "not a JSON object: NUL byte in the request";
+		return NULL;
+	}
+	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
+	if (!obj) {
+		control_fail(r, "not a JSON object: %s (line %d, column %d)", e.text, e.line,
+			     e.column);
+		return NULL;
+	}
+	if (!json_is_object(obj)) {
+		control_fail(r, "not a JSON object: an %s", control_type_name(obj));
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/*
+ * The error as a JSON string. Messages quote the client's input (jansson's
+ * "near '...'", clipped names) and vsnprintf() may cut a character in two;
+ * jansson refuses invalid UTF-8, so such a message goes out with every
+ * non-ASCII byte as '?' rather than not at all.
+ */
+static json_t *control_error_string(const char *msg)
+{
+	char ascii[sizeof(((struct control_req *)0)->errbuf)];
+	json_t *s = json_string(msg);
+	size_t i;
+
+	if (s)
+		return s;
+	snprintf(ascii, sizeof(ascii), "%s", msg);
+	for (i = 0; ascii[i]; i++)
+		if ((u8)ascii[i] >= 0x80)
+			ascii[i] = '?';
+	return json_string(ascii);
+}
+
+/* {"ok":...} and the members, compact, one line; -E2BIG if it does not fit. */
+static int control_dump(json_t *reply, char *buf, size_t size)
+{
+	size_t n;
+
+	if (size < 2)
+		return -E2BIG;
+	n = json_dumpb(reply, buf, size - 2, JSON_COMPACT);
+	if (!n || n > size - 2)
+		return -E2BIG;
+	buf[n] = '\n';
+	buf[n + 1] = '\0';
+	return 0;
+}
+
+int control_handle_request(struct virtio_device *balloon, const char *line, size_t len,
+			   char *reply, size_t size)
+{
+	struct control_req r = { .balloon = balloon };
 	const struct control_cmd *c;
-	const char *perr = NULL;
+	json_t *failed;
 	int ret = -EINVAL;
 
-	json_buf_printf(reply, "{\"ok\":true");
-	if (json_parse_object(line, len, &obj, &perr)) {
-		control_fail(&r, "not a JSON object: %s", perr);
+	r.reply = json_object();
+	if (!r.reply || json_object_set_new(r.reply, "ok", json_true())) {
+		r.err = "out of memory";
+		ret = -ENOMEM;
 		goto fail;
 	}
+	r.obj = control_parse(&r, line, len);
+	if (!r.obj)
+		goto fail;
 	c = control_find_cmd(&r);
 	if (!c || control_check_keys(&r, c))
 		goto fail;
 	ret = c->fn(&r);
 	if (ret)
 		goto fail;
-	json_buf_printf(reply, "}\n");
-	if (!reply->overflow)
-		return 0;
+	if (r.oom) {
+		r.err = "out of memory";
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = control_dump(r.reply, reply, size);
+	if (!ret)
+		goto out;
 	r.err = "reply too long";
-	ret = -E2BIG;
 fail:
-	json_buf_init(reply, reply->buf, reply->size);
-	json_buf_printf(reply, "{\"ok\":false,\"error\":");
-	json_buf_string(reply, r.err ? r.err : "failed");
-	json_buf_printf(reply, "}\n");
-	return ret ? ret : -EINVAL;
+	failed = json_pack("{s:b, s:o}", "ok", 0, "error",
+			   control_error_string(r.err ? r.err : "failed"));
+	if (!failed || control_dump(failed, reply, size))
+		snprintf(reply, size, "{\"ok\":false,\"error\":\"out of memory\"}\n");
+	json_decref(failed);
+	if (!ret)
+		ret = -EINVAL;
+out:
+	json_decref(r.obj);
+	json_decref(r.reply);
+	return ret;
 }

@@ -23,7 +23,7 @@ static void i8042_reset(struct kvm *kvm)
 	struct vcpu *vcpu = vcpu_current();
 
 	if (!kvm->guest_panicked) {
-		pr_info("guest reset the machine");
+		pr_warn("guest reset the machine; ballast-vmm does not reboot, so it exits");
 		kvm_request_exit(kvm, 0);
 		return;
 	}

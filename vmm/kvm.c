@@ -75,6 +75,8 @@ int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 	kvm->exit_status = -1;
 	pthread_mutex_init(&kvm->route_lock, NULL);
 	pthread_mutex_init(&kvm->coalesced_lock, NULL);
+	pthread_mutex_init(&kvm->pause_lock, NULL);
+	pthread_cond_init(&kvm->pause_cond, NULL);
 	bus_init(&kvm->pio_bus, "pio");
 	bus_init(&kvm->mmio_bus, "mmio");
 
@@ -191,7 +193,8 @@ int kvm_create_vm(struct kvm *kvm, char *err, size_t errlen)
 	return 0;
 }
 
-int kvm_set_memory(struct kvm *kvm)
+/* One memory slot per RAM region, slot i for region i. */
+static int kvm_set_slots(struct kvm *kvm, u32 flags)
 {
 	int i;
 
@@ -199,6 +202,7 @@ int kvm_set_memory(struct kvm *kvm)
 		struct guest_mem_region *r = &kvm->mem.regions[i];
 		struct kvm_userspace_memory_region slot = {
 			.slot = i,
+			.flags = flags,
 			.guest_phys_addr = r->gpa,
 			.memory_size = r->size,
 			.userspace_addr = (uintptr_t)r->hva,
@@ -208,6 +212,65 @@ int kvm_set_memory(struct kvm *kvm)
 			return -errno;
 	}
 	return 0;
+}
+
+int kvm_set_memory(struct kvm *kvm)
+{
+	return kvm_set_slots(kvm, 0);
+}
+
+/* Each slot's log, ORed into words at the slot's first PFN; the log is reset. */
+static int kvm_dirty_log_read(struct kvm *kvm, u64 *words, u64 nr_pfns)
+{
+	int i, ret = 0;
+
+	for (i = 0; i < kvm->mem.nr_regions && !ret; i++) {
+		const struct guest_mem_region *r = &kvm->mem.regions[i];
+		u64 pages = r->size >> 12, first = r->gpa >> 12, w, nr_words = (pages + 63) / 64;
+		struct kvm_dirty_log log = { .slot = i };
+		u64 *bits = calloc(nr_words, sizeof(u64));
+
+		if (!bits)
+			return -ENOMEM;
+		log.dirty_bitmap = bits;
+		if (ioctl(kvm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+			ret = -errno;
+		/* Regions start on 256 KiB boundaries (0 and 4 GiB): whole words. */
+		for (w = 0; words && !ret && w < nr_words; w++) {
+			u64 pfn = first + w * 64;
+
+			if (bits[w] && pfn < nr_pfns && !(first % 64))
+				words[pfn / 64] |= bits[w];
+		}
+		free(bits);
+	}
+	return ret;
+}
+
+int kvm_dirty_log_start(struct kvm *kvm)
+{
+	int ret;
+
+	/* Already on: reading the log resets it. */
+	if (kvm->dirty_logging)
+		return kvm_dirty_log_read(kvm, NULL, 0);
+	ret = kvm_set_slots(kvm, KVM_MEM_LOG_DIRTY_PAGES);
+	if (!ret)
+		kvm->dirty_logging = true;
+	return ret;
+}
+
+int kvm_dirty_log_collect(struct kvm *kvm, u64 *words, u64 nr_pfns)
+{
+	int ret;
+
+	if (!kvm->dirty_logging)
+		return -EINVAL;
+	ret = kvm_dirty_log_read(kvm, words, nr_pfns);
+	/* Logging costs a write fault per page: off until the next run. */
+	if (!kvm_set_slots(kvm, 0))
+		kvm->dirty_logging = false;
+	return ret;
 }
 
 void kvm_close(struct kvm *kvm)

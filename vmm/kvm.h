@@ -55,6 +55,13 @@ struct kvm {
 	int exit_status;		/* -1 while running */
 	/* Set by the console once it printed "Kernel panic - not syncing". */
 	volatile bool guest_panicked;
+
+	/* kvm_pause_vcpus(): vCPUs park at the top of their loop. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool pause_req;
+	unsigned int paused;
+	bool dirty_logging;		/* KVM_MEM_LOG_DIRTY_PAGES on every slot */
 };
 
 /*
@@ -93,6 +100,21 @@ int kvm_msi_route_set(struct kvm *kvm, u32 gsi, u64 addr, u32 data);
  * main() exits with the first status requested. Safe from any thread.
  */
 void kvm_request_exit(struct kvm *kvm, int status);
+
+/*
+ * Stop every started vCPU outside KVM_RUN, waiting at most timeout_ms;
+ * 0, or -ETIMEDOUT (they are let go again). Not from a vCPU thread.
+ */
+int kvm_pause_vcpus(struct kvm *kvm, unsigned int timeout_ms);
+void kvm_resume_vcpus(struct kvm *kvm);
+
+/* Log the guest's writes to RAM from now on, forgetting what was logged. */
+int kvm_dirty_log_start(struct kvm *kvm);
+/*
+ * Set the bit of each PFN the guest wrote since kvm_dirty_log_start() in
+ * words (bit pfn % 64 of words[pfn / 64], nr_pfns bits), and stop logging.
+ */
+int kvm_dirty_log_collect(struct kvm *kvm, u64 *words, u64 nr_pfns);
 bool kvm_exiting(const struct kvm *kvm);
 
 /* Legacy platform devices (each in its own small file). */

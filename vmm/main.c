@@ -39,9 +39,22 @@ static void on_kick(int sig)
 	/* Only interrupts KVM_RUN; vcpu_thread() then checks for exit. */
 }
 
+/* The running machine, once every vCPU runs: SIGTERM then stops it in order. */
+static struct kvm *term_kvm;
+
+/*
+ * SIGTERM and SIGHUP: with the machine up, the same orderly stop as a
+ * guest reset (every step async-signal-safe: atomics, pthread_kill and an
+ * eventfd write), so the control socket goes away with its file and the
+ * sanitizers' exit-time checks run; before that, leave at once.
+ */
 static void on_term(int sig)
 {
-	_exit(128 + sig);
+	struct kvm *kvm = __atomic_load_n(&term_kvm, __ATOMIC_ACQUIRE);
+
+	if (!kvm)
+		_exit(128 + sig);
+	kvm_request_exit(kvm, 128 + sig);
 }
 
 static void setup_signals(void)
@@ -69,6 +82,40 @@ static int check_device_options(struct vm *vm)
 }
 
 /*
+ * The balloon's write tracking for free page hints: KVM's dirty log, and a
+ * pause of every vCPU while it is read and the clean pages go (at most a
+ * second; past that, the run's pages stay).
+ */
+#define HINT_PAUSE_TIMEOUT_MS	1000
+
+static int vm_dirty_log_start(void *opaque)
+{
+	return kvm_dirty_log_start(opaque);
+}
+
+static int vm_pause(void *opaque)
+{
+	return kvm_pause_vcpus(opaque, HINT_PAUSE_TIMEOUT_MS);
+}
+
+static int vm_dirty_log_collect(void *opaque, u64 *words, u64 nr_pfns)
+{
+	return kvm_dirty_log_collect(opaque, words, nr_pfns);
+}
+
+static void vm_resume(void *opaque)
+{
+	kvm_resume_vcpus(opaque);
+}
+
+static const struct balloon_dirty_ops vm_dirty_ops = {
+	.log_start = vm_dirty_log_start,
+	.pause = vm_pause,
+	.log_collect = vm_dirty_log_collect,
+	.resume = vm_resume,
+};
+
+/*
  * ===== Devices on the PCI bus =====
  * The one place where virtio devices are created and put on the bus. The
  * balloon (virtio/balloon*.c) exists with --balloon; the control socket
@@ -85,6 +132,11 @@ static int vm_add_devices(struct vm *vm)
 				 strerror(errno));
 			return -ENODEV;
 		}
+		if (vm->balloon_cfg.free_page_hint && vm->balloon_cfg.hint_release)
+			balloon_set_dirty_ops(vm->balloon, &vm_dirty_ops, &vm->kvm);
+		ret = balloon_auto_start(vm->balloon, vm->kvm.loop, err, sizeof(err));
+		if (ret)
+			return ret;
 		ret = virtio_pci_create(&vm->kvm, vm->balloon);
 		if (ret) {
 			snprintf(err, sizeof(err), "cannot put the balloon on PCI: %s",
@@ -215,6 +267,7 @@ int main(int argc, char **argv)
 	}
 	if (vm_create(&vm) || vm_start_cpus(&vm))
 		die("%s", err);
+	__atomic_store_n(&term_kvm, &vm.kvm, __ATOMIC_RELEASE);
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pr_info("guest started: %u vCPUs, %llu MiB, set-up took %ld ms", vm.kvm.nr_cpus,
@@ -235,5 +288,8 @@ int main(int argc, char **argv)
 		control_destroy(vm.control);
 	for (i = 0; i < vm.kvm.nr_cpus; i++)
 		vcpu_log_exit_stats(vm.kvm.vcpus[i]);
+	/* A signal's stop says so: the guest had no say in it. */
+	if (vm.kvm.exit_status > 128)
+		pr_warn("stopped by signal %d", vm.kvm.exit_status - 128);
 	return vm.kvm.exit_status;
 }

@@ -314,6 +314,20 @@ static void fatal_exit(struct vcpu *vcpu, const char *why)
 	kvm_request_exit(vcpu->kvm, 1);
 }
 
+/* Wait here, outside KVM_RUN and holding nothing, while a pause lasts. */
+static void vcpu_park(struct vcpu *vcpu)
+{
+	struct kvm *kvm = vcpu->kvm;
+
+	pthread_mutex_lock(&kvm->pause_lock);
+	kvm->paused++;
+	pthread_cond_broadcast(&kvm->pause_cond);
+	while (__atomic_load_n(&kvm->pause_req, __ATOMIC_ACQUIRE) && !kvm_exiting(kvm))
+		pthread_cond_wait(&kvm->pause_cond, &kvm->pause_lock);
+	kvm->paused--;
+	pthread_mutex_unlock(&kvm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -322,9 +336,20 @@ static void *vcpu_thread(void *arg)
 
 	current_vcpu = vcpu;
 	while (!kvm_exiting(vcpu->kvm)) {
+		if (__atomic_load_n(&vcpu->kvm->pause_req, __ATOMIC_SEQ_CST)) {
+			vcpu_park(vcpu);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || errno == EAGAIN) {
+				/*
+				 * A kick for a pause: run again once it is over.
+				 * Cleared before the loop looks at the flags, so
+				 * a kick after this still ends the next KVM_RUN.
+				 */
+				__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
+			}
 			snprintf(why, sizeof(why), "KVM_RUN failed: %s", strerror(errno));
 			fatal_exit(vcpu, why);
 			break;
@@ -378,6 +403,44 @@ int vcpu_start(struct vcpu *vcpu)
 		return -ret;
 	vcpu->started = true;
 	return 0;
+}
+
+int kvm_pause_vcpus(struct kvm *kvm, unsigned int timeout_ms)
+{
+	unsigned int i, started = 0;
+	struct timespec deadline;
+	int ret = 0;
+
+	for (i = 0; i < kvm->nr_cpus; i++)
+		started += kvm->vcpus && kvm->vcpus[i] && kvm->vcpus[i]->started;
+	__atomic_store_n(&kvm->pause_req, true, __ATOMIC_SEQ_CST);
+	for (i = 0; i < kvm->nr_cpus; i++)
+		if (kvm->vcpus && kvm->vcpus[i])
+			vcpu_kick(kvm->vcpus[i]);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&kvm->pause_lock);
+	while (kvm->paused < started && !kvm_exiting(kvm) && !ret)
+		ret = -pthread_cond_timedwait(&kvm->pause_cond, &kvm->pause_lock, &deadline);
+	pthread_mutex_unlock(&kvm->pause_lock);
+	if (kvm_exiting(kvm))
+		ret = -ECANCELED;
+	if (ret)
+		kvm_resume_vcpus(kvm);
+	return ret;
+}
+
+void kvm_resume_vcpus(struct kvm *kvm)
+{
+	pthread_mutex_lock(&kvm->pause_lock);
+	__atomic_store_n(&kvm->pause_req, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&kvm->pause_cond);
+	pthread_mutex_unlock(&kvm->pause_lock);
 }
 
 void vcpu_kick(struct vcpu *vcpu)

@@ -489,6 +489,122 @@ static void test_hint(void)
 	tap_eq(balloon_hint_start(vdev, &id), (u64)-ENODEV, "no FREE_PAGE_HINT: start refused");
 }
 
+/*
+ * Fake write tracking: what the VMM's dirty log and vCPU pause would do,
+ * with the pages "written" since the run began chosen by the test.
+ */
+static struct {
+	unsigned int starts, pauses, collects, resumes;
+	u32 id_at_start;		/* the hint id when the log started */
+	u64 written_first, written_nr;	/* PFNs the guest "wrote" */
+	int pause_ret;
+} fake_log;
+
+/* Called with the device's lock held: read the config without taking it. */
+static int fake_log_start(void *opaque __unused)
+{
+	fake_log.starts++;
+	vdev->ops->read_config(vdev, 8, &fake_log.id_at_start, 4);
+	return 0;
+}
+
+static int fake_pause(void *opaque __unused)
+{
+	fake_log.pauses++;
+	return fake_log.pause_ret;
+}
+
+static int fake_log_collect(void *opaque __unused, u64 *words, u64 nr_pfns)
+{
+	u64 pfn;
+
+	fake_log.collects++;
+	for (pfn = fake_log.written_first; pfn < fake_log.written_first + fake_log.written_nr &&
+	     pfn < nr_pfns; pfn++)
+		words[pfn / 64] |= 1ULL << (pfn % 64);
+	return 0;
+}
+
+static void fake_resume(void *opaque __unused)
+{
+	fake_log.resumes++;
+}
+
+static const struct balloon_dirty_ops fake_dirty_ops = {
+	.log_start = fake_log_start,
+	.pause = fake_pause,
+	.log_collect = fake_log_collect,
+	.resume = fake_resume,
+};
+
+/* One run of two 4 MiB blocks at 8 and 16 MiB; returns the hint queue. */
+static unsigned int hint_run_two_blocks(void)
+{
+	unsigned int tq;
+	u32 id;
+
+	start("free_page_hint=on", BIT(BALLOON_F_FREE_PAGE_HINT), SZ_4K, true);
+	balloon_set_dirty_ops(vdev, &fake_dirty_ops, NULL);
+	tq = vdev->ops->nr_queues(vdev) - 1;
+	balloon_hint_start(vdev, &id);
+	send_hint_id(tq, id);
+	send_hint_page(tq, 8 * SZ_1M, 4 * SZ_1M);
+	send_hint_page(tq, 16 * SZ_1M, 4 * SZ_1M);
+	kick(tq);
+	return tq;
+}
+
+static void test_hint_release(void)
+{
+	unsigned int tq;
+
+	memset(&fake_log, 0, sizeof(fake_log));
+	/* The guest wrote the first 16 pages of the second block during the run. */
+	fake_log.written_first = (16 * SZ_1M) >> 12;
+	fake_log.written_nr = 16;
+	tq = hint_run_two_blocks();
+	tap_ok(fake_log.starts == 1 && fake_log.id_at_start == 0,
+	       "the dirty log starts before the run's id goes out (D-12)");
+	tap_ok(rel.n == 0 && cfg_read(8) == 2, "nothing released while the run lasts");
+	send_hint_id(tq, 0);
+	kick(tq);
+	tap_ok(fake_log.pauses == 1 && fake_log.collects == 1 && fake_log.resumes == 1,
+	       "the driver's STOP: vCPUs paused, the log read, vCPUs resumed");
+	tap_ok(rel.n == 2 && rel_is(0, (8 * SZ_1M) >> 12, 1024) &&
+	       rel_is(1, ((16 * SZ_1M) >> 12) + 16, 1024 - 16),
+	       "hinted pages left unwritten released, the written ones kept");
+	tap_ok(M(hint_released_bytes) == 8 * SZ_1M - 16 * SZ_4K &&
+	       M(hint_written_bytes) == 16 * SZ_4K && M(hint_pauses) == 1,
+	       "released, kept and pauses counted");
+	tap_ok(cfg_read(8) == 1 && M(hint_done) == 1, "then DONE (D-13: nothing changes after it)");
+
+	/* A pause that cannot happen: nothing may go, the run still ends. */
+	memset(&fake_log, 0, sizeof(fake_log));
+	fake_log.pause_ret = -ETIMEDOUT;
+	tq = hint_run_two_blocks();
+	send_hint_id(tq, 0);
+	kick(tq);
+	tap_ok(rel.n == 0 && fake_log.collects == 0 && fake_log.resumes == 1 &&
+	       M(hint_release_errors) == 1 && cfg_read(8) == 1,
+	       "no pause: nothing released, counted, DONE all the same");
+
+	/* hint_release=off: counted only, as without write tracking. */
+	memset(&fake_log, 0, sizeof(fake_log));
+	start("free_page_hint=on,hint_release=off", BIT(BALLOON_F_FREE_PAGE_HINT), SZ_4K, true);
+	balloon_set_dirty_ops(vdev, &fake_dirty_ops, NULL);
+	tq = vdev->ops->nr_queues(vdev) - 1;
+	balloon_hint_start(vdev, NULL);
+	send_hint_id(tq, 2);
+	send_hint_page(tq, 8 * SZ_1M, 4 * SZ_1M);
+	kick(tq);
+	/* The id buffer is reused: the STOP goes after the run was seen. */
+	send_hint_id(tq, 0);
+	kick(tq);
+	if (!tap_ok(rel.n == 0 && fake_log.starts == 0 && cfg_read(8) == 1,
+		    "hint_release=off: no log, nothing released, DONE"))
+		printf("#   releases %d, log starts %u, id %u\n", rel.n, fake_log.starts, cfg_read(8));
+}
+
 static void test_reporting(void)
 {
 	struct vqdrv_buf sg[] = {
@@ -567,6 +683,7 @@ int main(void)
 	test_config();
 	test_stats();
 	test_hint();
+	test_hint_release();
 	test_reporting();
 	test_numbering();
 	balloon_destroy(vdev);

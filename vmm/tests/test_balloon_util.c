@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../json.h"
 #include "../virtio/balloon_util.h"
 #include "tap.h"
 
@@ -52,6 +51,50 @@ static void test_queue_map(void)
 	balloon_queue_map(BIT(BALLOON_F_FREE_PAGE_HINT) | BIT(BALLOON_F_PAGE_REPORTING), t2l, l2t);
 	tap_ok(l2t[BALLOON_VQ_FREE_PAGE] == 2 && l2t[BALLOON_VQ_REPORTING] == 3 &&
 	       l2t[BALLOON_VQ_STATS] == BALLOON_VQ_NONE, "hint 2, reporting 3 without stats");
+}
+
+/* auto=on and its knobs: parsed, defaulted, and checked against the guest. */
+static void test_auto_opts(void)
+{
+	static const char *const bad_with_ram[] = {
+		"auto=on",				/* no stats_interval */
+		"auto=on,stats_interval=1s,auto_min=2G",
+		"auto=on,stats_interval=1s,auto_step=0",
+		"auto=on,stats_interval=1s,auto_window=100ms",
+		"auto=on,stats_interval=1s,auto_window=11s",
+		"auto=on,stats_interval=1s,auto_stall=0",
+		"auto=on,stats_interval=1s,auto_stall=2s,auto_window=1s",
+	};
+	struct balloon_config cfg;
+	char err[256];
+	unsigned int i, fails = 0;
+
+	balloon_config_init(&cfg);
+	tap_ok(!cfg.auto_on && cfg.auto_min == BALLOON_AUTO_MIN_DEFAULT &&
+	       cfg.auto_step == 64 * SZ_1M && cfg.auto_stall_ms == 100 &&
+	       cfg.auto_window_ms == 1000 && cfg.auto_relax_ms == 10000 &&
+	       cfg.auto_backoff_ms == 30000, "auto: off, with its defaults");
+	tap_eq(balloon_parse_opts("stats_interval=1s,auto=on,auto_min=256M,auto_step=32M,"
+				  "auto_stall=50ms,auto_window=2s,auto_relax=3s,auto_backoff=20s",
+				  &cfg, err, sizeof(err)), 0, "every auto option");
+	tap_ok(cfg.auto_on && cfg.auto_min == 256 * SZ_1M && cfg.auto_step == 32 * SZ_1M &&
+	       cfg.auto_stall_ms == 50 && cfg.auto_window_ms == 2000 &&
+	       cfg.auto_relax_ms == 3000 && cfg.auto_backoff_ms == 20000, "every auto option set");
+	tap_eq(balloon_config_check(&cfg, SZ_1G, err, sizeof(err)), 0, "and they fit a 1 GiB guest");
+	for (i = 0; i < ARRAY_SIZE(bad_with_ram); i++) {
+		balloon_config_init(&cfg);
+		err[0] = '\0';
+		if (balloon_parse_opts(bad_with_ram[i], &cfg, err, sizeof(err)) ||
+		    balloon_config_check(&cfg, SZ_1G, err, sizeof(err)) != -EINVAL || !err[0]) {
+			printf("#   accepted or refused at parse: '%s' (%s)\n", bad_with_ram[i], err);
+			fails++;
+		}
+	}
+	tap_ok(!fails, "%zu impossible auto settings refused with a message",
+	       ARRAY_SIZE(bad_with_ram));
+	balloon_parse_opts("auto_sloth=1", &cfg, err, sizeof(err));
+	tap_ok(strstr(err, "auto_sloth") && strstr(err, "auto_backoff") && strstr(err, "size"),
+	       "an unknown key: the message lists every key: %s", err);
 }
 
 static void test_opts(void)
@@ -103,6 +146,7 @@ static void test_opts(void)
 	tap_ok(strstr(err, "2048") && strstr(err, "1024"), "message gives both sizes: %s", err);
 	cfg.size = SZ_1G;
 	tap_eq(balloon_config_check(&cfg, SZ_1G, err, sizeof(err)), 0, "size equal to RAM allowed");
+	test_auto_opts();
 }
 
 static void put_stat(u8 *p, u16 tag, u64 val)
@@ -151,17 +195,13 @@ static void test_hint_ids(void)
 static void test_metrics_json(void)
 {
 	struct balloon_metrics m = { .pages_inflated = 7, .poison_kept_bytes = 9 };
-	struct json_object obj;
-	struct json_buf jb;
-	char buf[2048];
+	json_t *obj = balloon_metrics_json(&m);
 
-	json_buf_init(&jb, buf, sizeof(buf));
-	balloon_metrics_json(&m, &jb);
-	tap_ok(!jb.overflow && !json_parse_object(buf, jb.len, &obj, NULL),
-	       "counters dump is one valid JSON object");
-	tap_ok(json_get(&obj, "pages_inflated") && json_get(&obj, "pages_inflated")->integer == 7 &&
-	       json_get(&obj, "poison_kept_bytes")->integer == 9, "counter values");
-	tap_eq(obj.nr, sizeof(m) / sizeof(u64), "every counter present");
+	tap_ok(json_is_object(obj), "counters dump is one JSON object");
+	tap_ok(json_integer_value(json_object_get(obj, "pages_inflated")) == 7 &&
+	       json_integer_value(json_object_get(obj, "poison_kept_bytes")) == 9, "counter values");
+	tap_eq(json_object_size(obj), sizeof(m) / sizeof(u64), "every counter present");
+	json_decref(obj);
 }
 
 int main(void)

@@ -7,6 +7,7 @@
  * client limit, and the `ctl` client's exit codes.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,7 +18,6 @@
 #include <unistd.h>
 
 #include "../control.h"
-#include "../json.h"
 #include "../log.h"
 #include "../memory.h"
 #include "../virtio/balloon.h"
@@ -30,33 +30,49 @@ static struct guest_mem mem;
 static struct virtio_device *vdev;
 static struct vqdrv stats_drv;
 static char reply_buf[CONTROL_REPLY_MAX];
-static struct json_object reply;
+static json_t *reply;
 
-static int request(struct virtio_device *b, const char *line)
+/* Parse reply_buf[0..len) as the latest reply. */
+static bool parse_reply(size_t len)
 {
-	struct json_buf jb;
-	int ret;
+	json_decref(reply);
+	reply = json_loadb(reply_buf, len, JSON_REJECT_DUPLICATES, NULL);
+	return json_is_object(reply);
+}
 
-	json_buf_init(&jb, reply_buf, sizeof(reply_buf));
-	ret = control_handle_request(b, line, strlen(line), &jb);
-	if (json_parse_object(reply_buf, jb.len, &reply, NULL) ||
-	    jb.buf[jb.len - 1] != '\n' || strchr(jb.buf, '\n') != jb.buf + jb.len - 1)
+static int request_n(struct virtio_device *b, const char *line, size_t n)
+{
+	int ret = control_handle_request(b, line, n, reply_buf, sizeof(reply_buf));
+	size_t len = strlen(reply_buf);
+
+	if (!len || reply_buf[len - 1] != '\n' || strchr(reply_buf, '\n') != reply_buf + len - 1 ||
+	    !parse_reply(len))
 		printf("#   reply is not one JSON line: %s", reply_buf);
 	return ret;
 }
 
+static int request(struct virtio_device *b, const char *line)
+{
+	return request_n(b, line, strlen(line));
+}
+
 static bool reply_ok(void)
 {
-	const struct json_member *ok = json_get(&reply, "ok");
-
-	return ok && ok->type == JSON_BOOL && ok->boolean;
+	return json_is_true(json_object_get(reply, "ok"));
 }
 
 static s64 reply_int(const char *key)
 {
-	const struct json_member *m = json_get(&reply, key);
+	const json_t *m = json_object_get(reply, key);
 
-	return m && m->is_int ? m->integer : -1;
+	return json_is_integer(m) ? json_integer_value(m) : -1;
+}
+
+static const char *reply_str(const char *key)
+{
+	const char *s = json_string_value(json_object_get(reply, key));
+
+	return s ? s : "";
 }
 
 static u32 num_pages(void)
@@ -128,22 +144,19 @@ static void test_balloon_cmd(void)
 	       num_pages() == 6144, "target_mib 40 of 64 -> 24 MiB balloon");
 	before = num_pages();
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		const struct json_member *e;
 		int ret = request(vdev, bad[i]);
 
-		e = json_get(&reply, "error");
-		if (!ret || reply_ok() || !e || e->type != JSON_STRING || !e->string[0] ||
-		    num_pages() != before) {
+		if (!ret || reply_ok() || !*reply_str("error") || num_pages() != before) {
 			printf("#   not refused cleanly: %s -> %s", bad[i], reply_buf);
 			fails++;
 		}
 	}
 	tap_ok(!fails, "%zu bad requests refused with an error, nothing changed", ARRAY_SIZE(bad));
 	request(vdev, "{\"cmd\":\"balloon\",\"size_mib\":65}");
-	tap_ok(strstr(json_get(&reply, "error")->string, "larger than guest RAM") != NULL,
-	       "error says why: %s", json_get(&reply, "error")->string);
+	tap_ok(strstr(reply_str("error"), "larger than guest RAM") != NULL,
+	       "error says why: %s", reply_str("error"));
 	request(vdev, "{\"cmd\":\"nope\"}");
-	tap_ok(strstr(json_get(&reply, "error")->string, "unknown command") != NULL,
+	tap_ok(strstr(reply_str("error"), "unknown command") != NULL,
 	       "unknown command named");
 	tap_ok(!request(vdev, "{\"cmd\":\"balloon\",\"size_mib\":64}") && num_pages() == 16384,
 	       "size_mib equal to RAM allowed");
@@ -155,8 +168,6 @@ static void test_balloon_cmd(void)
 
 static void test_query(void)
 {
-	const struct json_member *m;
-
 	request(vdev, "{\"cmd\":\"balloon\",\"size_mib\":8}");
 	tap_eq(request(vdev, "{\"cmd\":\"query\"}"), 0, "query");
 	tap_ok(reply_ok() && reply_int("num_pages") == 2048 && reply_int("actual") == 0 &&
@@ -164,12 +175,17 @@ static void test_query(void)
 	       "query: target, actual, bitmap, RAM");
 	tap_ok(reply_int("rss_kib") > 0, "query: RSS from smaps_rollup (%lld KiB)",
 	       (long long)reply_int("rss_kib"));
-	m = json_get(&reply, "counters");
-	tap_ok(m && m->type == JSON_OBJECT, "query: counters object");
+	tap_ok(json_is_object(json_object_get(reply, "counters")), "query: counters object");
 	tap_ok(strstr(reply_buf, "\"features_offered\":[\"stats_vq\",\"deflate_on_oom\"]") &&
 	       strstr(reply_buf, "\"features_accepted\":[\"stats_vq\"]"),
 	       "query: features offered and accepted by name");
 	tap_ok(strstr(reply_buf, "\"config_interrupts\":") != NULL, "query: counters by name");
+	tap_ok(json_array_size(json_object_get(reply, "queues")) == vdev->ops->nr_queues(vdev) &&
+	       strstr(reply_buf, "\"index\":2,\"ready\":true") &&
+	       strstr(reply_buf, "\"avail_idx\":0"),
+	       "query: every queue, the driver's indices where a ring is set up");
+	tap_ok(!json_object_get(reply, "transport"), "query: no transport, none described");
+	tap_ok(json_is_null(json_object_get(reply, "auto")), "query: auto is null without auto=on");
 	tap_ok(!request(NULL, "{\"cmd\":\"query\"}") && reply_int("rss_kib") > 0,
 	       "query without a balloon device still answers");
 	tap_ok(request(NULL, "{\"cmd\":\"balloon\",\"size_mib\":1}") && !reply_ok(),
@@ -183,7 +199,7 @@ static void test_stats_cmd(void)
 	u64 val;
 
 	tap_ok(!request(vdev, "{\"cmd\":\"stats\"}") && reply_int("updates") == 0 &&
-	       json_get(&reply, "age_ms")->type == JSON_NULL, "stats before any: empty, age null");
+	       json_is_null(json_object_get(reply, "age_ms")), "stats before any: empty, age null");
 	tag = 4;
 	val = 123456;
 	memcpy(p, &tag, 2);
@@ -198,6 +214,54 @@ static void test_stats_cmd(void)
 	       reply_int("age_ms") >= 0 && reply_int("age_ms") < 5000, "stats: one update, its age");
 	tap_ok(strstr(reply_buf, "\"stats\":{\"free_memory\":123456}") != NULL,
 	       "stats: known tags by name, unknown tag left out");
+}
+
+/* The decoder's strictness, through the one entry point that uses it. */
+static void test_strict_json(void)
+{
+	static const char *const bad[] = {
+		"42", "null", "\"x\"", "{", "}", "{\"cmd\"}", "{\"cmd\":}", "{,}",
+		"{\"cmd\":\"query\" \"x\":2}", "{cmd:\"query\"}", "{\"cmd\":\"query\"}{\"b\":2}",
+		"{\"cmd\":\"balloon\",\"size_mib\":01}", "{\"cmd\":\"balloon\",\"size_mib\":+1}",
+		"{\"cmd\":\"balloon\",\"size_mib\":NaN}", "{\"cmd\":\"query\",\"x\":tru}",
+		"{\"cmd\":\"qu\\x\"}", "{\"cmd\":\"\\u12g4\"}", "{\"cmd\":\"\\ud800\"}",
+		"{\"cmd\":\"\\u0000\"}", "{\"cmd\":\"tab\there\"}", "{\"cmd\":\"\xc3\"}",
+		"{\"cmd\":\"\xc0\xaf\"}", "{\"cmd\":\"\xed\xa0\x80\"}", "{\"cmd\":\"\xff\"}",
+		"{\"cmd\":\"query\"} // c", "{\"cmd\":\"query\"}\x01",
+		"{\"cmd\":\"hint\",\"action\":\"start\",\"action\":\"stop\"}",
+		"{\"cmd\":\"balloon\",\"size_mib\":9223372036854775808}",
+	};
+	char name[200], *p;
+	unsigned int i, fails = 0;
+	u32 before = num_pages();
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (!request(vdev, bad[i]) || reply_ok() || num_pages() != before) {
+			printf("#   accepted: %s -> %s", bad[i], reply_buf);
+			fails++;
+		}
+	}
+	tap_ok(!fails, "%zu malformed requests refused", ARRAY_SIZE(bad));
+	request(vdev, "{\"cmd\":\"query\",\"cmd\":\"query\"}");
+	tap_ok(strstr(reply_str("error"), "duplicate") != NULL, "duplicate key named: %s",
+	       reply_str("error"));
+	request(vdev, "{\"cmd\":\n \"query\",}");
+	tap_ok(strstr(reply_str("error"), "line 2, column") != NULL, "error has line and column: %s",
+	       reply_str("error"));
+	tap_ok(request_n(vdev, "{\"cmd\":\"query\"}\0", 16) && !reply_ok(),
+	       "NUL byte after the object refused");
+	tap_ok(!request(vdev, "{\"cmd\":\"\\u0071uery\"}") && reply_ok(), "escapes decoded");
+	tap_ok(!request(vdev, " \t{\"cmd\":\"query\"} \t") && reply_ok(), "whitespace around");
+	request(vdev, "{\"cmd\":\"q\\\"b\\\\n\\n\\u0001\"}");
+	tap_ok(strstr(reply_str("error"), "\"q\"b\\n\n\x01\"") != NULL,
+	       "error quoting the request escaped and read back");
+	p = name;
+	p += sprintf(p, "{\"cmd\":\"x");
+	for (i = 0; i < 40; i++)
+		p += sprintf(p, "\xc3\xa9");
+	sprintf(p, "\"}");
+	tap_ok(request(vdev, name) && strstr(reply_str("error"), "unknown command \"x\xc3\xa9"),
+	       "a long non-ASCII name clipped on a character boundary");
 }
 
 /* ---- the socket ---- */
@@ -250,7 +314,7 @@ static bool client_reply(int fd)
 			break;
 	}
 	reply_buf[len] = '\0';
-	return !json_parse_object(reply_buf, len, &reply, NULL);
+	return parse_reply(len);
 }
 
 static void test_socket_setup(void)
@@ -297,7 +361,7 @@ static void test_socket_clients(void)
 	strcpy(big + 5000, "}\n{\"cmd\":\"balloon\",\"size_mib\":1}\n");
 	client_send(a, big);
 	tap_ok(client_reply(a) && !reply_ok() &&
-	       strstr(json_get(&reply, "error")->string, "longer than 4096"),
+	       strstr(reply_str("error"), "longer than 4096"),
 	       "line over 4 KiB refused");
 	tap_ok(client_reply(a) && reply_ok() && num_pages() == 256,
 	       "the next line after it is served");
@@ -312,7 +376,7 @@ static void test_socket_clients(void)
 	tap_ok(client_reply(b) && reply_ok(), "last request without a newline served at EOF");
 	client_send(c, "not json\n");
 	tap_ok(client_reply(c) && !reply_ok() &&
-	       strstr(json_get(&reply, "error")->string, "not a JSON object"), "garbage refused");
+	       strstr(reply_str("error"), "not a JSON object"), "garbage refused");
 	close(a);
 	close(b);
 	close(c);
@@ -331,8 +395,26 @@ static void test_socket_limit(void)
 	tap_eq(ok, CONTROL_MAX_CLIENTS, "16 clients served at once");
 	extra = client_connect();
 	tap_ok(client_reply(extra) && !reply_ok() &&
-	       strstr(json_get(&reply, "error")->string, "too many"),
+	       strstr(reply_str("error"), "too many"),
 	       "the 17th is told it is one too many");
+	close(extra);
+
+	/* fds[0] goes quiet; the others keep talking. */
+	control_set_idle_ms(ctl, 300);
+	usleep(200000);
+	for (i = 1; i < CONTROL_MAX_CLIENTS; i++) {
+		client_send(fds[i], "{\"cmd\":\"query\"}\n");
+		client_reply(fds[i]);
+	}
+	usleep(150000);
+	extra = client_connect();
+	client_send(extra, "{\"cmd\":\"query\"}\n");
+	tap_ok(client_reply(extra) && reply_ok(),
+	       "all slots taken: a new client gets the slot of one silent too long");
+	tap_ok(client_reply(fds[0]) && !reply_ok() && strstr(reply_str("error"), "silent"),
+	       "the silent client is told why, then dropped");
+	tap_ok(!client_reply(fds[0]), "its connection is closed");
+	control_set_idle_ms(ctl, CONTROL_IDLE_MS);
 	close(extra);
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		close(fds[i]);
@@ -429,6 +511,7 @@ int main(void)
 	test_balloon_cmd();
 	test_query();
 	test_stats_cmd();
+	test_strict_json();
 	test_socket_setup();
 	test_socket_clients();
 	test_socket_limit();
@@ -443,6 +526,7 @@ int main(void)
 	rmdir(dir);
 	ioloop_destroy(loop);
 	ret = tap_done();
+	json_decref(reply);
 	balloon_destroy(vdev);
 	return ret;
 }

@@ -299,6 +299,11 @@ static void test_virtio_pci(void)
 	mmio(c + VIRTIO_PCI_COMMON_GF, 4, true, BIT(3) | BIT(VIRTIO_F_RING_EVENT_IDX));
 	mmio(c + VIRTIO_PCI_COMMON_GFSELECT, 4, true, 1);
 	mmio(c + VIRTIO_PCI_COMMON_GF, 4, true, 1);
+	/* Regression (fuzz_pci): a queue enabled before FEATURES_OK stayed enabled. */
+	mmio(c + VIRTIO_PCI_COMMON_Q_SELECT, 2, true, 0);
+	mmio(c + VIRTIO_PCI_COMMON_Q_ENABLE, 2, true, 1);
+	tap_eq(mmio(c + VIRTIO_PCI_COMMON_Q_ENABLE, 2, false, 0), 0,
+	       "vpci: queue enable before FEATURES_OK ignored");
 	mmio(c + VIRTIO_PCI_COMMON_STATUS, 1, true, 0x0b);
 	tap_ok(mmio(c + VIRTIO_PCI_COMMON_STATUS, 1, false, 0) & VIRTIO_CONFIG_S_FEATURES_OK,
 	       "vpci: FEATURES_OK accepted");

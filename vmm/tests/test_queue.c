@@ -326,6 +326,31 @@ static void test_notify(void)
 	tap_eq(vq.stats.notifies_suppressed, 1, "suppressions counted");
 }
 
+static void test_snapshot(void)
+{
+	struct virtq fresh = { .size = 16 };
+	struct virtq_snapshot s;
+
+	virtq_snapshot(&fresh, &s);
+	tap_ok(!s.rings && !s.avail_idx, "snapshot before set-up: no rings read");
+
+	setup(16, true, false);
+	vqdrv_add_out(&drv, DATA_GPA, 8);
+	vqdrv_add_out(&drv, DATA_GPA, 8);
+	virtq_pop(&vq, &chain);
+	virtq_push(&vq, chain.head, 0);
+	vqdrv_set_used_event(&drv, 7);
+	virtq_snapshot(&vq, &s);
+	tap_ok(s.rings && s.avail_idx == 2 && s.last_avail_idx == 1 && s.used_idx == 1,
+	       "snapshot: the driver's avail idx beside ours (%u, %u, %u)", s.avail_idx,
+	       s.last_avail_idx, s.used_idx);
+	tap_ok(s.used_event == 7 && s.stats.chains == 1, "snapshot: used_event read live");
+	virtq_pop(&vq, &chain);
+	virtq_pop(&vq, &chain);
+	virtq_snapshot(&vq, &s);
+	tap_eq(s.avail_event, 2, "snapshot: the avail_event we wrote");
+}
+
 int main(void)
 {
 	tap_start();
@@ -339,5 +364,6 @@ int main(void)
 	test_indirect();
 	test_avail_idx();
 	test_notify();
+	test_snapshot();
 	return tap_done();
 }

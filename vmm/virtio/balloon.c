@@ -196,6 +196,7 @@ static void balloon_reset(struct virtio_device *vdev)
 	b->poison_val = 0;
 	b->hint_cmd_id = BALLOON_HINT_CMD_ID_STOP;
 	b->hint_active_id = 0;
+	balloon_hint_reset(b);
 	b->stats_pending = false;
 }
 
@@ -247,6 +248,7 @@ struct virtio_device *balloon_create(const struct balloon_config *cfg, struct gu
 	b->cfg = *cfg;
 	b->loop = loop;
 	b->timer_fd = -1;
+	b->hint_fd = -1;
 	b->vdev.ops = &balloon_ops;
 	b->vdev.priv = b;
 	b->vdev.mem = mem;
@@ -296,6 +298,8 @@ void balloon_destroy(struct virtio_device *vdev)
 	if (!vdev)
 		return;
 	b = to_balloon(vdev);
+	balloon_auto_stop(vdev);
+	balloon_hint_free(b);
 	if (b->timer_fd >= 0) {
 		if (b->loop)
 			ioloop_del(b->loop, b->timer_fd);
@@ -330,6 +334,15 @@ int balloon_hint_start(struct virtio_device *vdev, u32 *cmd_id)
 		ret = -ENODEV;
 		goto out;
 	}
+	/*
+	 * A run still being released keeps its id until DONE. Then the log
+	 * starts before the new id goes out (D-12).
+	 */
+	if (b->hint_release_pending) {
+		ret = -EBUSY;
+		goto out;
+	}
+	balloon_hint_track_start(b);
 	/* Ids only grow (D-10): a new run never reuses one the driver may still send. */
 	b->hint_cmd_id = b->hint_next_id;
 	b->hint_next_id = balloon_hint_next_id(b->hint_next_id);
@@ -384,6 +397,7 @@ void balloon_get_state(struct virtio_device *vdev, struct balloon_state *st)
 		.features_ok = b->features_ok,
 		.driver_ok = b->driver_ok,
 		.hint_cmd_id = b->hint_cmd_id,
+		.hint_release = balloon_hint_tracks(b) && balloon_has(b, BALLOON_F_FREE_PAGE_HINT),
 		.poison_val = b->poison_val,
 		.stats_interval_ms = b->cfg.stats_interval_ms,
 		.metrics = b->m,

@@ -27,10 +27,22 @@ struct balloon_config {
 	bool deflate_on_oom;
 	bool free_page_reporting;
 	bool free_page_hint;
+	bool hint_release;		/* release hinted pages left unwritten (dirty ops) */
 	bool must_tell_host;
 	bool page_poison;
 	u64 stats_interval_ms;		/* 0: STATS_VQ not offered */
+
+	/* Auto-ballooning (balloon_auto.h): off unless auto is on. */
+	bool auto_on;
+	u64 auto_min;			/* bytes the guest keeps; BALLOON_AUTO_MIN_DEFAULT: RAM / 4 */
+	u64 auto_step;			/* bytes per move of the target */
+	u64 auto_stall_ms;		/* PSI trigger: "some" stall ... */
+	u64 auto_window_ms;		/* ... within this window */
+	u64 auto_relax_ms;		/* calm before each step down */
+	u64 auto_backoff_ms;		/* no inflate after the guest deflated */
 };
+
+#define BALLOON_AUTO_MIN_DEFAULT	UINT64_MAX
 
 /* Every feature off, size 0, no stats. */
 void balloon_config_init(struct balloon_config *cfg);
@@ -65,6 +77,39 @@ void balloon_destroy(struct virtio_device *vdev);
  */
 int balloon_set_target_pages(struct virtio_device *vdev, u64 pages);
 
+/*
+ * Auto-ballooning, with auto=on (a no-op otherwise): watch host memory
+ * pressure from loop's thread and move the target (balloon_auto.h). Call
+ * after balloon_create; 0, or a negative errno with one line in err.
+ */
+int balloon_auto_start(struct virtio_device *vdev, struct ioloop *loop, char *err,
+		       size_t errlen);
+/* Undo balloon_auto_start; balloon_destroy does it too. */
+void balloon_auto_stop(struct virtio_device *vdev);
+/* The auto mode's state for `query`, from loop's thread; NULL when off. */
+json_t *balloon_auto_json(struct virtio_device *vdev);
+
+/*
+ * Write tracking for releasing hinted pages (D-12 lets a device discard a
+ * hinted page only if the guest has not written it since the run's id was
+ * issued): KVM's dirty log and a pause of every vCPU, from the VMM. Without
+ * them hints are counted and never released. Called from the I/O thread,
+ * never with the device's lock held around pause and resume.
+ */
+struct balloon_dirty_ops {
+	/* Log the guest's writes from now on, forgetting earlier ones. */
+	int (*log_start)(void *opaque);
+	/* Stop every vCPU; 0 once none runs, or a negative errno. */
+	int (*pause)(void *opaque);
+	/* Set the bit of every PFN written since log_start in words; stop logging. */
+	int (*log_collect)(void *opaque, u64 *words, u64 nr_pfns);
+	void (*resume)(void *opaque);
+};
+
+/* Before the driver starts; ops NULL takes them away again. */
+void balloon_set_dirty_ops(struct virtio_device *vdev, const struct balloon_dirty_ops *ops,
+			   void *opaque);
+
 /* Start a free page hint run with a fresh id (>= 2); -ENODEV without the feature. */
 int balloon_hint_start(struct virtio_device *vdev, u32 *cmd_id);
 /* Tell the driver to stop hinting (id STOP). */
@@ -95,6 +140,7 @@ struct balloon_state {
 	bool features_ok;
 	bool driver_ok;
 	u32 hint_cmd_id;
+	bool hint_release;		/* hinted pages are released (write tracking) */
 	u32 poison_val;
 	u64 stats_interval_ms;
 	struct balloon_metrics metrics;

@@ -2,15 +2,18 @@
 /* The balloon's counters as JSON, for the control socket's query. */
 #include "balloon_metrics.h"
 
-void balloon_metrics_json(const struct balloon_metrics *m, struct json_buf *jb)
+json_t *balloon_metrics_json(const struct balloon_metrics *m)
 {
-	const char *sep = "";
+	json_t *o = json_object();
+	int err = !o;
 
-	json_buf_printf(jb, "{");
 #define BALLOON_METRIC_JSON(name)					\
-	json_buf_printf(jb, "%s\"" #name "\":%llu", sep, (unsigned long long)m->name); \
-	sep = ",";
+	err = err || json_object_set_new(o, #name, json_integer(m->name));
 	BALLOON_METRICS(BALLOON_METRIC_JSON)
 #undef BALLOON_METRIC_JSON
-	json_buf_printf(jb, "}");
+	if (err) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }

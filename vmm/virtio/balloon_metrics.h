@@ -6,8 +6,9 @@
 #ifndef BALLAST_BALLOON_METRICS_H
 #define BALLAST_BALLOON_METRICS_H
 
+#include <jansson.h>
+
 #include "../compiler.h"
-#include "../json.h"
 
 #define BALLOON_METRICS(X)						\
 	X(inflate_requests)	/* inflate chains served */		\
@@ -33,6 +34,12 @@
 	X(hint_done)		/* runs the device closed with DONE */	\
 	X(hinted_bytes)		/* pages hinted under the current id */	\
 	X(hint_ignored_bytes)	/* pages hinted under a stale id (D-11) */ \
+	X(hint_released_bytes)	/* hinted and left unwritten: released before DONE */ \
+	X(hint_written_bytes)	/* hinted, then written: kept (D-12) */	\
+	X(hint_pauses)		/* vCPU pauses to read the dirty log */	\
+	X(hint_pause_us_last)	/* how long the last one stopped the guest */ \
+	X(hint_pause_us_max)						\
+	X(hint_release_errors)	/* runs whose pages stayed: no pause, no log */ \
 	X(poison_kept_bytes)	/* not released: poison_val must survive (D-17) */
 
 struct balloon_metrics {
@@ -41,7 +48,7 @@ struct balloon_metrics {
 #undef BALLOON_METRIC_FIELD
 };
 
-/* Append the counters as one JSON object. */
-void balloon_metrics_json(const struct balloon_metrics *m, struct json_buf *jb);
+/* The counters as one JSON object, in the order listed; NULL if out of memory. */
+json_t *balloon_metrics_json(const struct balloon_metrics *m);
 
 #endif

@@ -15,19 +15,42 @@
 
 const char balloon_opts_help[] =
 "  --balloon size=256M,deflate_on_oom=on,free_page_reporting=on,free_page_hint=on,\n"
-"            must_tell_host=on,stats_interval=1s,page_poison=on\n"
+"            hint_release=on,must_tell_host=on,stats_interval=1s,page_poison=on\n"
 "                       virtio-balloon; every key optional, switches on|off\n"
 "                       (default off). size: balloon at boot (K/M/G/T, 4 KiB\n"
 "                       multiple, at most the RAM size). stats_interval: how\n"
 "                       often to ask for guest stats (500ms, 1s; 0 = no\n"
 "                       STATS_VQ). page_poison: offer PAGE_POISON; a non-zero\n"
 "                       poison value keeps reported pages resident.\n"
-"                       free_page_hint: hints are counted, never released\n"
-"                       (without write tracking D-12 forbids it).\n";
+"                       free_page_hint: when the driver ends a run, every vCPU\n"
+"                       stops, KVM's dirty log says which hinted pages were\n"
+"                       written since the run began (D-12), and the rest go\n"
+"                       back to the host before DONE; hint_release=off keeps\n"
+"                       them all.\n"
+"  --balloon auto=on,auto_min=SIZE,auto_step=64M,auto_stall=100ms,auto_window=1s,\n"
+"            auto_relax=10s,auto_backoff=30s\n"
+"                       auto-ballooning (needs stats_interval): on host memory\n"
+"                       pressure (a PSI trigger: auto_stall of \"some\" stall\n"
+"                       within auto_window, on the VMM's own cgroup v2 or the\n"
+"                       system's) raise the target by auto_step, never leaving\n"
+"                       the guest less than auto_min (default a quarter of\n"
+"                       RAM) nor taking more than it reports available; after\n"
+"                       auto_relax without pressure lower it a step. A guest\n"
+"                       that deflates by itself is followed and left alone for\n"
+"                       auto_backoff. With free_page_hint, pressure starts a\n"
+"                       hint run first (at most one per auto_relax).\n";
 
 void balloon_config_init(struct balloon_config *cfg)
 {
-	memset(cfg, 0, sizeof(*cfg));
+	*cfg = (struct balloon_config){
+		.hint_release = true,
+		.auto_min = BALLOON_AUTO_MIN_DEFAULT,
+		.auto_step = 64 * SZ_1M,
+		.auto_stall_ms = 100,
+		.auto_window_ms = 1000,
+		.auto_relax_ms = 10000,
+		.auto_backoff_ms = 30000,
+	};
 }
 
 /* Digits, then an optional unit; *rest points after the digits. */
@@ -112,11 +135,31 @@ static const struct balloon_opt balloon_opts[] = {
 	OPT("deflate_on_oom", OPT_SWITCH, deflate_on_oom),
 	OPT("free_page_reporting", OPT_SWITCH, free_page_reporting),
 	OPT("free_page_hint", OPT_SWITCH, free_page_hint),
+	OPT("hint_release", OPT_SWITCH, hint_release),
 	OPT("must_tell_host", OPT_SWITCH, must_tell_host),
 	OPT("page_poison", OPT_SWITCH, page_poison),
 	OPT("stats_interval", OPT_INTERVAL, stats_interval_ms),
+	OPT("auto", OPT_SWITCH, auto_on),
+	OPT("auto_min", OPT_SIZE, auto_min),
+	OPT("auto_step", OPT_SIZE, auto_step),
+	OPT("auto_stall", OPT_INTERVAL, auto_stall_ms),
+	OPT("auto_window", OPT_INTERVAL, auto_window_ms),
+	OPT("auto_relax", OPT_INTERVAL, auto_relax_ms),
+	OPT("auto_backoff", OPT_INTERVAL, auto_backoff_ms),
 };
 #undef OPT
+
+/* "size, deflate_on_oom, ...": every key, for the unknown-option message. */
+static const char *balloon_opt_keys(void)
+{
+	static char keys[256];
+	size_t i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(balloon_opts) && n < sizeof(keys); i++)
+		n += snprintf(keys + n, sizeof(keys) - n, "%s%s", i ? ", " : "",
+			      balloon_opts[i].key);
+	return keys;
+}
 
 static int balloon_set_opt(const struct balloon_opt *o, const char *val,
 			   struct balloon_config *cfg, char *err, size_t errlen)
@@ -172,9 +215,8 @@ int balloon_parse_opts(const char *opts, struct balloon_config *cfg, char *err, 
 			if (!strcmp(tok, balloon_opts[i].key))
 				break;
 		if (i == ARRAY_SIZE(balloon_opts))
-			return balloon_opt_error(err, errlen,
-				"--balloon: unknown option '%s' (size, deflate_on_oom, free_page_reporting, free_page_hint, must_tell_host, page_poison, stats_interval)",
-				tok);
+			return balloon_opt_error(err, errlen, "--balloon: unknown option '%s' (%s)",
+						 tok, balloon_opt_keys());
 		if (seen & (1u << i))
 			return balloon_opt_error(err, errlen,
 				"--balloon: option '%s' given twice", tok);
@@ -195,5 +237,25 @@ int balloon_config_check(const struct balloon_config *cfg, u64 ram_size, char *e
 			(unsigned long long)(ram_size / SZ_1M));
 	if (cfg->size / PFN_SIZE > UINT32_MAX)
 		return balloon_opt_error(err, errlen, "--balloon: size above 16 TiB");
+	if (!cfg->auto_on)
+		return 0;
+	if (!cfg->stats_interval_ms)
+		return balloon_opt_error(err, errlen,
+			"--balloon: auto=on needs stats_interval: the guest's available memory bounds each step");
+	if (cfg->auto_min != BALLOON_AUTO_MIN_DEFAULT && cfg->auto_min > ram_size)
+		return balloon_opt_error(err, errlen,
+			"--balloon: auto_min %llu MiB is larger than guest RAM (%llu MiB)",
+			(unsigned long long)(cfg->auto_min / SZ_1M),
+			(unsigned long long)(ram_size / SZ_1M));
+	if (!cfg->auto_step || cfg->auto_step > ram_size)
+		return balloon_opt_error(err, errlen,
+			"--balloon: auto_step must be above 0 and at most the guest's RAM");
+	/* The kernel's limits for a PSI trigger (psi.rst). */
+	if (cfg->auto_window_ms < 500 || cfg->auto_window_ms > 10000)
+		return balloon_opt_error(err, errlen,
+			"--balloon: auto_window must be between 500ms and 10s");
+	if (!cfg->auto_stall_ms || cfg->auto_stall_ms > cfg->auto_window_ms)
+		return balloon_opt_error(err, errlen,
+			"--balloon: auto_stall must be above 0 and at most auto_window");
 	return 0;
 }

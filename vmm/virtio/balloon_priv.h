@@ -46,6 +46,17 @@ struct balloon {
 	struct balloon_metrics m;
 	struct log_ratelimit warn_rl;
 
+	struct balloon_autorun *autorun;	/* auto=on; lives on the I/O thread */
+
+	/* Hint release (balloon_hint.c): set up by balloon_set_dirty_ops(). */
+	const struct balloon_dirty_ops *dirty_ops;
+	void *dirty_opaque;
+	struct pfn_bitmap hinted;	/* pages hinted in the current run */
+	struct pfn_bitmap dirty;	/* scratch: written since the id was issued */
+	bool hint_tracking;		/* writes are logged since the current id */
+	bool hint_release_pending;	/* the driver stopped: release, then DONE */
+	int hint_fd;			/* eventfd: the release runs off the lock */
+
 	/* Scratch, too big for the I/O thread's stack. */
 	struct virtq_chain chain;
 	u32 pfns[BALLOON_PFN_BATCH];
@@ -71,5 +82,18 @@ __attribute__((format(printf, 2, 3)))
 void balloon_warn(struct balloon *b, const char *fmt, ...);
 /* Raise the config interrupt (counted) if the driver is running. */
 void balloon_signal_config(struct balloon *b);
+/* Release a run of whole host pages (split at RAM regions); pfn_range_fn. */
+int balloon_release_range(void *opaque, struct pfn_range r);
+/* Contents must survive a release: poisoning with a non-zero value (D-17). */
+bool balloon_keep_contents(const struct balloon *b);
+
+/* balloon_hint.c: hinted pages, written or not, released before DONE. */
+bool balloon_hint_tracks(const struct balloon *b);
+int balloon_hint_track_start(struct balloon *b);
+void balloon_hint_mark(struct balloon *b, u64 gpa, u64 len);
+/* The driver sent STOP for the current run: DONE now, or after the release. */
+void balloon_hint_finish(struct balloon *b);
+void balloon_hint_reset(struct balloon *b);
+void balloon_hint_free(struct balloon *b);
 
 #endif

@@ -16,7 +16,7 @@
 #define BALLOON_STATS_MAX_BYTES		(64 * BALLOON_STAT_SIZE)
 
 /* Released bytes: contents must survive when the guest poisons with non-zero (D-17). */
-static bool balloon_keep_contents(const struct balloon *b)
+bool balloon_keep_contents(const struct balloon *b)
 {
 	return balloon_has(b, BALLOON_F_PAGE_POISON) && b->poison_val;
 }
@@ -39,7 +39,7 @@ static int balloon_release_piece(void *opaque, struct pfn_range r)
 }
 
 /* One run of whole host pages: split where RAM regions end, then release. */
-static int balloon_release_range(void *opaque, struct pfn_range r)
+int balloon_release_range(void *opaque, struct pfn_range r)
 {
 	struct balloon *b = opaque;
 
@@ -206,11 +206,8 @@ static void balloon_hint_cmd(struct balloon *b, u32 id)
 {
 	if (id == BALLOON_HINT_CMD_ID_STOP) {
 		/* The driver finished the run we asked for: D-14, report DONE. */
-		if (b->hint_active_id && b->hint_active_id == b->hint_cmd_id) {
-			b->hint_cmd_id = BALLOON_HINT_CMD_ID_DONE;
-			b->m.hint_done++;
-			balloon_signal_config(b);
-		}
+		if (b->hint_active_id && b->hint_active_id == b->hint_cmd_id)
+			balloon_hint_finish(b);
 		b->hint_active_id = 0;
 	} else if (id == BALLOON_HINT_CMD_ID_DONE) {
 		b->m.bad_descriptors++;
@@ -249,16 +246,17 @@ static void balloon_handle_free_page(struct balloon *b)
 			continue;
 		}
 		/*
-		 * Counted, never released. D-12 lets a device change a hinted
-		 * page only if the guest has not written it since the id was
-		 * issued, and nothing here tracks writes: Linux zeroes each
-		 * block as it allocates it (init_on_alloc, Debian's default)
-		 * and its shrinker hands blocks back to the allocator before
-		 * DONE, maybe before we see them. Releasing them lost guest
-		 * data (integrity.bats crashed the guest). Hints are for a
-		 * VMM that migrates or snapshots with dirty logging.
+		 * Only noted here. D-12 lets a device change a hinted page
+		 * only if the guest has not written it since the id was
+		 * issued: Linux zeroes each block as it allocates it
+		 * (init_on_alloc, Debian's default), and its shrinker hands
+		 * blocks back to the allocator before DONE, maybe before we
+		 * see them. Releasing on sight lost guest data once
+		 * (integrity.bats crashed the guest); with write tracking the
+		 * pages left unwritten go when the run ends (balloon_hint.c).
 		 */
 		b->m.hinted_bytes += buf->len;
+		balloon_hint_mark(b, buf->gpa, buf->len);
 	}
 }
 

@@ -315,9 +315,16 @@ static void common_write(struct virtio_pci *vp, u32 off, u32 len, u32 val)
 			vp->q[sel].msix_vector = check_vector(val);
 		return;
 	case VIRTIO_PCI_COMMON_Q_ENABLE | 2 << 8:
-		if (valid && val == 1)
+		/*
+		 * Only after FEATURES_OK (§3.1.1): the ring layout depends on
+		 * EVENT_IDX, and a queue enabled before negotiation would keep
+		 * the wrong one (and stay enabled with status 0).
+		 */
+		if (valid && val == 1 && (vp->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 			enable_queue(vp, sel);
-		return;
+			return;
+		}
+		break;
 	case VIRTIO_PCI_COMMON_Q_DESCLO | 4 << 8:
 	case VIRTIO_PCI_COMMON_Q_DESCHI | 4 << 8:
 		if (qwritable)
@@ -539,22 +546,40 @@ struct notify_ctx {
 	unsigned int idx;
 };
 
-static void notify_event(void *opaque, u32 events)
+void virtio_pci_notify(struct virtio_pci *vp, unsigned int idx)
 {
-	struct notify_ctx *n = opaque;
-	struct virtio_pci *vp = n->vp;
 	struct virtio_device *vdev = vp->vdev;
-	u64 cnt;
 
-	if (read(vp->q[n->idx].notify_fd, &cnt, sizeof(cnt)) < 0)
+	if (idx >= VIRTIO_MAX_QUEUES)
 		return;
 	pthread_mutex_lock(&vdev->lock);
 	vp->stats.notifies++;
 	if ((vp->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
-	    !(vp->status & VIRTIO_CONFIG_S_NEEDS_RESET) && vdev->vqs[n->idx].ready &&
+	    !(vp->status & VIRTIO_CONFIG_S_NEEDS_RESET) && vdev->vqs[idx].ready &&
 	    vdev->ops->queue_notify)
-		vdev->ops->queue_notify(vdev, n->idx);
+		vdev->ops->queue_notify(vdev, idx);
 	pthread_mutex_unlock(&vdev->lock);
+}
+
+int virtio_pci_get_stats(struct virtio_device *vdev, struct virtio_pci_stats *st, u32 *pba)
+{
+	const struct virtio_pci *vp = vdev->transport;
+
+	if (!vp)
+		return -ENODEV;
+	*st = vp->stats;
+	*pba = vp->msix_pba;
+	return 0;
+}
+
+static void notify_event(void *opaque, u32 events)
+{
+	struct notify_ctx *n = opaque;
+	u64 cnt;
+
+	if (read(n->vp->q[n->idx].notify_fd, &cnt, sizeof(cnt)) < 0)
+		return;
+	virtio_pci_notify(n->vp, n->idx);
 }
 
 /* ---- set-up --------------------------------------------------------- */
@@ -640,19 +665,28 @@ int virtio_pci_create(struct kvm *kvm, struct virtio_device *vdev)
 	vp->msix_cap = ret;
 
 	for (i = 0; i < VIRTIO_MAX_QUEUES; i++) {
-		struct notify_ctx *n = calloc(1, sizeof(*n));
+		struct notify_ctx *n;
 
 		vp->q[i].notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (!n || vp->q[i].notify_fd < 0) {
-			free(n);
+		if (vp->q[i].notify_fd < 0) {
+			ret = -errno;
+			goto err;
+		}
+		/* Without a loop (unit tests, fuzzers) nobody would own n. */
+		if (!kvm->loop)
+			continue;
+		n = calloc(1, sizeof(*n));
+		if (!n) {
 			ret = -ENOMEM;
 			goto err;
 		}
 		n->vp = vp;
 		n->idx = i;
-		if (kvm->loop && (ret = ioloop_add(kvm->loop, vp->q[i].notify_fd, EPOLLIN,
-						   notify_event, n)) < 0)
+		ret = ioloop_add(kvm->loop, vp->q[i].notify_fd, EPOLLIN, notify_event, n);
+		if (ret < 0) {
+			free(n);
 			goto err;
+		}
 	}
 	for (i = 0; i < VPCI_NR_VECTORS; i++) {
 		vp->irq_fd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -88,5 +88,17 @@ int virtio_pci_create(struct kvm *kvm, struct virtio_device *vdev);
 
 /* BAR 0 and config-space handlers, exposed for unit tests. */
 void virtio_pci_bar_io(void *opaque, u64 off, u8 *data, u32 len, bool is_write);
+/*
+ * Serve a kick of transport queue idx as the I/O thread does after its
+ * ioeventfd fired; without an I/O loop (unit tests, fuzzers) call it
+ * directly.
+ */
+void virtio_pci_notify(struct virtio_pci *vp, unsigned int idx);
+
+/*
+ * The transport's counters and the MSI-X pending bits of vdev, for
+ * post-mortems; the caller holds vdev->lock. -ENODEV without a transport.
+ */
+int virtio_pci_get_stats(struct virtio_device *vdev, struct virtio_pci_stats *st, u32 *pba);
 
 #endif

@@ -67,6 +67,12 @@ static inline void virtq_set_avail_event(struct virtq *vq, u16 val)
 	__atomic_store_n(p, htole16(val), __ATOMIC_RELAXED);
 }
 
+static inline u16 virtq_avail_event(const struct virtq *vq)
+{
+	return virtq_load16((u16 *)((u8 *)vq->used_hva + USED_RING + USED_ELEM_SIZE * vq->size),
+			    __ATOMIC_RELAXED);
+}
+
 static inline bool virtq_is_pow2(u32 n)
 {
 	return n && !(n & (n - 1));
@@ -384,4 +390,27 @@ size_t virtq_chain_write(const struct virtq_chain *chain, size_t offset, const v
 			 size_t len)
 {
 	return virtq_chain_copy(chain, true, offset, (void *)src, len);
+}
+
+void virtq_snapshot(const struct virtq *vq, struct virtq_snapshot *s)
+{
+	*s = (struct virtq_snapshot){
+		.ready = vq->ready,
+		.broken = vq->broken,
+		.event_idx = vq->event_idx,
+		.size = vq->size,
+		.last_avail_idx = vq->last_avail_idx,
+		.used_idx = vq->used_idx,
+		.signalled_used = vq->signalled_used,
+		.stats = vq->stats,
+	};
+	if (!vq->avail_hva || !vq->used_hva)
+		return;
+	s->rings = true;
+	s->avail_idx = virtq_avail_idx(vq);
+	s->avail_flags = virtq_load16(virtq_avail_field(vq, AVAIL_FLAGS), __ATOMIC_RELAXED);
+	if (vq->event_idx) {
+		s->used_event = virtq_used_event(vq);
+		s->avail_event = virtq_avail_event(vq);
+	}
 }

@@ -94,6 +94,20 @@ void virtq_push(struct virtq *vq, u16 head, u32 len);
 /* Should the device interrupt the driver now (event-idx aware)? */
 bool virtq_should_notify(struct virtq *vq);
 
+/*
+ * A ring as both sides left it, for post-mortems: our indices and counters
+ * and, read live from guest memory, the driver's avail index, flags and
+ * used_event, and the avail_event we last wrote. rings is false (and the
+ * live fields 0) before the queue was set up.
+ */
+struct virtq_snapshot {
+	bool ready, broken, event_idx, rings;
+	u16 size, last_avail_idx, used_idx, signalled_used;
+	u16 avail_idx, avail_flags, used_event, avail_event;
+	struct virtq_stats stats;
+};
+void virtq_snapshot(const struct virtq *vq, struct virtq_snapshot *s);
+
 /* Copy up to len bytes out of the driver-written buffers, from offset. */
 size_t virtq_chain_read(const struct virtq_chain *chain, size_t offset, void *dst, size_t len);
 /* Copy into the device-writable buffers; returns the bytes written. */
