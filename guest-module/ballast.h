@@ -105,6 +105,8 @@ struct ballast_inject_result {
 	u64 pfn;		/* first PFN sent */
 	u32 nr_pfns;
 	bool next_request;	/* stats: the device asked again */
+	/* deflate_content: pages that read back as ours, as zero, or neither */
+	u32 kept, zeroed, foreign;
 };
 
 struct ballast_cfile;
@@ -115,7 +117,7 @@ struct ballast_knob_ctx {
 	unsigned int idx;
 };
 
-#define BALLAST_NR_KNOBS	9
+#define BALLAST_NR_KNOBS	11
 
 /* One request in flight: an sg list the device reads or writes. */
 struct ballast_req {
@@ -184,8 +186,11 @@ struct ballast {
 #endif
 
 	struct ballast_counters c;
-	struct mutex inject_lock;	/* guards @last */
+	struct mutex inject_lock;	/* guards @last and @chain_held */
 	struct ballast_inject_result last;
+	/* chain_prepare: pages written and held for the next chain_4097. */
+	struct list_head chain_held;
+	unsigned int chain_held_n;
 	struct ballast_knob_ctx knob_ctx[BALLAST_NR_KNOBS];
 	struct dentry *dbg;
 	struct ballast_cfile *dbg_files;	/* debugfs.c */
@@ -194,6 +199,7 @@ struct ballast {
 
 /* Module parameters, adjustable from debugfs as well. */
 extern unsigned int ballast_ack_timeout_ms;
+extern bool ballast_hold_actual;
 
 static inline bool ballast_has(struct ballast *b, unsigned int fbit)
 {
@@ -220,5 +226,6 @@ void ballast_debugfs_exit(struct ballast *b);
 
 /* inject.c */
 void ballast_inject_debugfs_init(struct ballast *b, struct dentry *dir);
+void ballast_inject_release(struct ballast *b);
 
 #endif /* BALLAST_H */

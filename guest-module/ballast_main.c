@@ -54,6 +54,12 @@
 
 unsigned int ballast_ack_timeout_ms = 5000;
 module_param_named(ack_timeout_ms, ballast_ack_timeout_ms, uint, 0644);
+/*
+ * While set, the driver leaves `actual` alone: what the device shows there
+ * then is the device's own doing, which a conforming device never does
+ * (`actual` is the driver's, virtio 1.2 §5.5.4).
+ */
+bool ballast_hold_actual;
 MODULE_PARM_DESC(ack_timeout_ms, "Wait at most this long for the device to use a buffer (default 5000)");
 
 static unsigned int batch = 1;
@@ -254,7 +260,7 @@ void ballast_update_actual(struct ballast *b)
 {
 	u32 actual = b->nr_pages;
 
-	if (READ_ONCE(b->dead))
+	if (READ_ONCE(b->dead) || READ_ONCE(ballast_hold_actual))
 		return;
 	/* Legacy balloon config space is LE too. */
 	virtio_cwrite_le(b->vdev, struct virtio_balloon_config, actual, &actual);
@@ -1042,6 +1048,7 @@ static int ballast_probe(struct virtio_device *vdev)
 	spin_lock_init(&b->stop_lock);
 	spin_lock_init(&b->stats_lock);
 	INIT_LIST_HEAD(&b->pages);
+	INIT_LIST_HEAD(&b->chain_held);
 	INIT_DELAYED_WORK(&b->update_work, ballast_update_work);
 	INIT_WORK(&b->stats_work, ballast_stats_work);
 	INIT_WORK(&b->recover_work, ballast_recover_work);
@@ -1110,6 +1117,7 @@ static void ballast_remove(struct virtio_device *vdev)
 	spin_unlock_irqrestore(&b->stop_lock, flags);
 
 	ballast_debugfs_exit(b);	/* waits for knobs in progress */
+	ballast_inject_release(b);
 	cancel_work_sync(&b->recover_work);
 	ballast_shrinker_unregister(b);
 	ballast_stop(b);

@@ -172,6 +172,7 @@ void ballast_debugfs_init(struct ballast *b)
 	debugfs_create_file("status", 0444, dir, b, &ballast_status_fops);
 	debugfs_create_file_unsafe("batch", 0644, dir, b, &ballast_batch_fops);
 	debugfs_create_u32("ack_timeout_ms", 0644, dir, &ballast_ack_timeout_ms);
+	debugfs_create_bool("hold_actual", 0644, dir, &ballast_hold_actual);
 	debugfs_create_bool("dead", 0444, dir, &b->dead);
 	ballast_inject_debugfs_init(b, dir);
 }

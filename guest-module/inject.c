@@ -20,6 +20,7 @@
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
@@ -271,12 +272,52 @@ static int knob_writable_inflate_desc(struct ballast *b, struct ballast_inject_r
 	return r->ret;
 }
 
+static void free_page_list(struct list_head *pages)
+{
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, pages, lru) {
+		list_del(&page->lru);
+		__free_page(page);
+	}
+}
+
+/*
+ * The pages of the next chain_4097, allocated and written now, so that the
+ * host backs every one of them: the host's RSS read between this knob and
+ * chain_4097 then falls by what the device releases from the chain, and by
+ * nothing if it releases nothing.  Sends nothing (sent=0).
+ */
+static int knob_chain_prepare(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct page *page;
+
+	while (b->chain_held_n < CHAIN_PFNS) {
+		page = ballast_alloc_page();
+		if (!page)
+			return -ENOMEM;	/* what is held stays for a retry */
+		clear_highpage(page);
+		list_add_tail(&page->lru, &b->chain_held);
+		b->chain_held_n++;
+	}
+	r->nr_pfns = b->chain_held_n;
+	return 0;
+}
+
+/* Called with inject_lock held, or once no knob can run (remove). */
+void ballast_inject_release(struct ballast *b)
+{
+	free_page_list(&b->chain_held);
+	b->chain_held_n = 0;
+}
+
 /*
  * One inflate request of 4097 PFNs as a chain of 17 descriptors (16 x 256
  * PFNs + 1), more than Linux ever sends (256) and one more than a 4096-entry
  * buffer holds.  The spec sets no limit: a conforming device inflates all
- * 4097 pages and uses the chain.  The pages join the balloon on the ack;
- * the update work then deflates back to num_pages.
+ * 4097 pages and uses the chain.  The pages are those chain_prepare holds,
+ * or allocated and written now.  They join the balloon on the ack; the
+ * update work then deflates back to num_pages.
  */
 static int knob_chain_4097(struct ballast *b, struct ballast_inject_result *r)
 {
@@ -286,22 +327,21 @@ static int knob_chain_4097(struct ballast *b, struct ballast_inject_result *r)
 	LIST_HEAD(pages);
 	unsigned int i;
 	u32 *pfns;
-	int err = 0;
+	int err;
 
 	if (virtqueue_get_vring_size(b->vqs[BQ_INFLATE]) < CHAIN_DESCS)
 		return -ENOSPC;
 	pfns = kmalloc_array(CHAIN_PFNS, sizeof(u32), GFP_KERNEL);
 	if (!pfns)
 		return -ENOMEM;
-	for (i = 0; i < CHAIN_PFNS; i++) {
-		page = ballast_alloc_page();
-		if (!page) {
-			err = -ENOMEM;
-			goto out;
-		}
-		pfns[i] = page_to_pfn(page);
-		list_add_tail(&page->lru, &pages);
-	}
+	err = knob_chain_prepare(b, r);
+	if (err)
+		goto out;
+	list_splice_init(&b->chain_held, &pages);
+	b->chain_held_n = 0;
+	i = 0;
+	list_for_each_entry(page, &pages, lru)
+		pfns[i++] = page_to_pfn(page);
 	sg_init_table(sg, CHAIN_DESCS);
 	for (i = 0; i < CHAIN_DESCS - 1; i++)
 		sg_set_buf(&sg[i], pfns + i * BALLAST_PFNS_PER_DESC,
@@ -321,12 +361,74 @@ static int knob_chain_4097(struct ballast *b, struct ballast_inject_result *r)
 	}
 out:
 	/* Not acked: never sent, or the device was reset and forgot them. */
-	list_for_each_entry_safe(page, next, &pages, lru) {
-		list_del(&page->lru);
-		__free_page(page);
-	}
+	free_page_list(&pages);
 	kfree(pfns);
 	return err;
+}
+
+/*
+ * One descriptor's worth of private pages, each holding a pattern,
+ * inflated and then deflated.  A device may release an inflated page, and
+ * the guest then reads zeroes; or keep it, and the pattern is still there.
+ * Anything else (foreign > 0) is memory the guest never wrote: another
+ * page's data, or the host's.  Pages whose deflate the device did not use
+ * stay in the balloon and leave the normal way.
+ */
+static int knob_deflate_content(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct ballast_req req = { .sg = &b->sgs[0], .nsg = 1 };
+	struct page *page, *next;
+	LIST_HEAD(pages);
+	unsigned int i, n = 0;
+	u32 *pfns = b->pfns[0];
+
+	while (n < BALLAST_PFNS_PER_DESC) {
+		page = ballast_alloc_page();
+		if (!page)
+			break;
+		fill_pattern(page);
+		list_add_tail(&page->lru, &pages);
+		n++;
+	}
+	if (!n)
+		return -ENOMEM;
+	i = 0;
+	list_for_each_entry(page, &pages, lru)
+		pfns[i++] = page_to_pfn(page);
+	sg_init_one(&b->sgs[0], pfns, n * sizeof(u32));
+	r->pfn = pfns[0];
+	r->nr_pfns = n;
+	inject_send(b, r, BQ_INFLATE, &req);
+	if (!req.done)
+		goto out;	/* never inflated: still ours */
+
+	/* The device reads the PFN buffer only, but it is untrusted. */
+	i = 0;
+	list_for_each_entry(page, &pages, lru)
+		pfns[i++] = page_to_pfn(page);
+	req = (struct ballast_req){ .sg = &b->sgs[0], .nsg = 1 };
+	sg_init_one(&b->sgs[0], pfns, n * sizeof(u32));
+	ballast_xfer(b, BQ_DEFLATE, &req, 1, GFP_KERNEL, NULL);
+	if (!req.done) {
+		list_for_each_entry_safe(page, next, &pages, lru) {
+			list_del(&page->lru);
+			ballast_balloon_add(b, page);
+		}
+		atomic64_add(n, &b->c.pages_inflated);
+		ballast_update_actual(b);
+		return r->ret ? r->ret : -EIO;
+	}
+	list_for_each_entry(page, &pages, lru) {
+		if (check_pattern(page))
+			r->kept++;
+		else if (!memchr_inv(page_address(page), 0, PAGE_SIZE))
+			r->zeroed++;
+		else
+			r->foreign++;
+	}
+out:
+	free_page_list(&pages);
+	return r->ret;
 }
 
 /*
@@ -392,7 +494,9 @@ static const struct ballast_knob ballast_knobs[BALLAST_NR_KNOBS] = {
 	{ "deflate_unknown_page", knob_deflate_unknown_page },
 	{ "zero_length_desc", knob_zero_length_desc },
 	{ "writable_inflate_desc", knob_writable_inflate_desc },
+	{ "chain_prepare", knob_chain_prepare },
 	{ "chain_4097", knob_chain_4097 },
+	{ "deflate_content", knob_deflate_content },
 	{ "stats_unknown_tag", knob_stats_unknown_tag },
 	{ "unkicked_inflate", knob_unkicked_inflate },
 	{ "reset_device", knob_reset_device },
@@ -470,6 +574,7 @@ static int ballast_result_show(struct seq_file *m, void *unused)
 	seq_printf(m, "pfn 0x%llx\n", r.pfn);
 	seq_printf(m, "nr_pfns %u\n", r.nr_pfns);
 	seq_printf(m, "next_request %d\n", r.next_request);
+	seq_printf(m, "kept %u\nzeroed %u\nforeign %u\n", r.kept, r.zeroed, r.foreign);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(ballast_result);
