@@ -22,5 +22,7 @@ int agent_write_all(int fd, const char *buf, size_t len);
 void agent_drain(int fd, struct reply *r);
 int agent_exec(const char *sock, const char *cmd, unsigned int timeout_s, bool quiet);
 int agent_talk(const char *sock, const char *until, unsigned int timeout_s);
+/* Create one empty VM and keep it until killed (hold.c). */
+int agent_hold_kvm(void);
 
 #endif

@@ -17,9 +17,12 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "frame.h"
 #include "protocol.h"
 
 #define RESEND_TRIES	3
+/* How long a repeated request waits for the reply that got lost. */
+#define RETRY_S		15
 
 static long now_ms(void)
 {
@@ -63,11 +66,6 @@ static int send_request(int fd, const char *verb, unsigned long seq, unsigned in
 	return agent_write_all(fd, hdr, n) || agent_write_all(fd, cmd, len) ? -1 : 0;
 }
 
-struct rxbuf {
-	char *data;
-	size_t len, cap;
-};
-
 /* Read more bytes, waiting at most until the deadline: 1 read, 0 timed out, -1 closed. */
 static int rx_more(int fd, struct rxbuf *rx, long deadline)
 {
@@ -90,73 +88,30 @@ static int rx_more(int fd, struct rxbuf *rx, long deadline)
 }
 
 /*
- * Find the reply for seq in rx. Returns 1 with r filled (payload pointing
- * into rx), 0 when more bytes are needed, -1 for a corrupt frame (the frame
- * is dropped from rx).
+ * One attempt on a fresh connection: send RUN seq, wait for its reply until
+ * the deadline. Returns the command's status, or AGENT_EXIT_NO_REPLY with
+ * *why saying what went wrong.
  */
-static int parse_reply(struct rxbuf *rx, unsigned long seq, struct reply *r, size_t *consumed)
+static int exec_once(const char *sock, unsigned long seq, const char *cmd,
+		     unsigned int cmd_timeout_s, long deadline, const char **why)
 {
-	char *start, *nl;
-	unsigned long rseq;
-	unsigned int crc;
-	size_t off = 0, len;
-	int status;
-
-	while ((start = memchr(rx->data + off, AGENT_REPLY_START, rx->len - off))) {
-		off = start - rx->data;
-		nl = memchr(start, '\n', rx->len - off);
-		if (!nl)
-			return 0;
-		if (sscanf(start + 1, "RES %lu %d %zu %x", &rseq, &status, &len, &crc) != 4 ||
-		    len > AGENT_OUT_MAX + 4096) {
-			off++;
-			continue;
-		}
-		if (rseq == seq && (size_t)(nl + 1 - rx->data) + len + 1 > rx->len)
-			return 0;
-		/*
-		 * A reply some earlier client gave up on, or noise that looks
-		 * like a header: step over its start byte only, since its length
-		 * can't be trusted and our reply may begin inside it.
-		 */
-		if (rseq != seq) {
-			off++;
-			continue;
-		}
-		*consumed = nl + 1 - rx->data + len + 1;
-		if (agent_crc32(nl + 1, len) != crc || nl[1 + len] != '\n')
-			return -1;
-		r->seq = rseq;
-		r->status = status;
-		r->out = nl + 1;
-		r->len = len;
-		return 1;
-	}
-	return 0;
-}
-
-int agent_exec(const char *sock, const char *cmd, unsigned int timeout_s, bool quiet)
-{
-	long deadline = now_ms() + (long)timeout_s * 1000;
-	unsigned long seq = ((unsigned long)getpid() << 20) ^ (unsigned long)now_ms();
 	struct rxbuf rx = { 0 };
 	struct reply r;
 	int fd, tries = 0, ret = AGENT_EXIT_NO_REPLY;
-	const char *why = "no reply";
 
+	*why = "no reply";
 	fd = connect_until(sock, deadline);
 	if (fd < 0) {
-		why = strerror(errno);
+		*why = strerror(errno);
 		goto out;
 	}
-	/* The agent kills the command a second before we give up on it. */
-	if (send_request(fd, "RUN", seq, timeout_s > 1 ? timeout_s - 1 : 1, cmd)) {
-		why = strerror(errno);
+	if (send_request(fd, "RUN", seq, cmd_timeout_s, cmd)) {
+		*why = strerror(errno);
 		goto out;
 	}
 	for (;;) {
 		size_t used = 0;
-		int got = parse_reply(&rx, seq, &r, &used);
+		int got = agent_parse_reply(&rx, seq, &r, &used);
 
 		if (got > 0) {
 			fwrite(r.out, 1, r.len, stdout);
@@ -167,7 +122,7 @@ int agent_exec(const char *sock, const char *cmd, unsigned int timeout_s, bool q
 			memmove(rx.data, rx.data + used, rx.len - used);
 			rx.len -= used;
 			if (++tries > RESEND_TRIES) {
-				why = "replies kept arriving corrupted";
+				*why = "replies kept arriving corrupted";
 				break;
 			}
 			send_request(fd, "RESEND", seq, 0, NULL);
@@ -175,16 +130,40 @@ int agent_exec(const char *sock, const char *cmd, unsigned int timeout_s, bool q
 		}
 		got = rx_more(fd, &rx, deadline);
 		if (got <= 0) {
-			why = got ? "connection closed" : "no reply before the deadline";
+			*why = got ? "connection closed" : "no reply before the deadline";
 			break;
 		}
 	}
 out:
-	if (ret == AGENT_EXIT_NO_REPLY && !quiet)
-		fprintf(stderr, "ballast-agent: %s: %s (timeout %us)\n", sock, why, timeout_s);
 	if (fd >= 0)
 		close(fd);
 	free(rx.data);
+	return ret;
+}
+
+int agent_exec(const char *sock, const char *cmd, unsigned int timeout_s, bool quiet)
+{
+	unsigned long seq = ((unsigned long)getpid() << 20) ^ (unsigned long)now_ms();
+	/* The agent kills the command a second before we give up on it. */
+	unsigned int cmd_timeout_s = timeout_s > 1 ? timeout_s - 1 : 1;
+	const char *why;
+	int ret;
+
+	ret = exec_once(sock, seq, cmd, cmd_timeout_s, now_ms() + (long)timeout_s * 1000, &why);
+	/*
+	 * A reply lost on the way (a channel that stalled, a connection the
+	 * VMM dropped) may still be had: ask again on a fresh connection. The
+	 * agent answers a repeated seq from its last reply and never runs a
+	 * command twice. A probe (quiet: `wait`) just asks again later.
+	 */
+	if (ret == AGENT_EXIT_NO_REPLY && !quiet) {
+		fprintf(stderr, "ballast-agent: %s: %s (timeout %us); asking again\n", sock, why,
+			timeout_s);
+		ret = exec_once(sock, seq, cmd, cmd_timeout_s,
+				now_ms() + (long)MIN(timeout_s, RETRY_S) * 1000, &why);
+	}
+	if (ret == AGENT_EXIT_NO_REPLY && !quiet)
+		fprintf(stderr, "ballast-agent: %s: %s (timeout %us)\n", sock, why, timeout_s);
 	return ret;
 }
 

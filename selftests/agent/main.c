@@ -8,6 +8,8 @@
  *   ballast-agent wait [-t S] SOCKET        until the agent answers
  *   ballast-agent talk [-t S] SOCKET UNTIL  send stdin, print the replies up
  *                                           to the first line holding UNTIL
+ *   ballast-agent hold-kvm                  in the test host: keep one empty
+ *                                           VM for good (hold.c says why)
  */
 #include <signal.h>
 #include <stdio.h>
@@ -23,7 +25,8 @@ static int usage(void)
 	fprintf(stderr, "usage: ballast-agent serve DEVICE\n"
 			"       ballast-agent exec [-t SECONDS] SOCKET COMMAND...\n"
 			"       ballast-agent wait [-t SECONDS] SOCKET\n"
-			"       ballast-agent talk [-t SECONDS] SOCKET UNTIL < REQUEST\n");
+			"       ballast-agent talk [-t SECONDS] SOCKET UNTIL < REQUEST\n"
+			"       ballast-agent hold-kvm\n");
 	return 2;
 }
 
@@ -66,6 +69,8 @@ int main(int argc, char **argv)
 
 	/* A peer that hangs up must be an error return, not a death. */
 	signal(SIGPIPE, SIG_IGN);
+	if (argc == 2 && !strcmp(argv[1], "hold-kvm"))
+		return agent_hold_kvm();
 	if (argc < 3)
 		return usage();
 	verb = argv[1];

@@ -2,15 +2,22 @@
 /*
  * The agent's wire format. The channel is a serial line that may carry other
  * bytes too (a kernel message printed on the same port, a stale reply from a
- * client that gave up), so every message starts with a control byte and a
+ * client that gave up), so every message starts with a marker byte and a
  * header, and a reply carries its length and a CRC-32 of its payload:
  *
- *   request  \x01RUN <seq> <timeout_s> <len>\n<len bytes: shell command>
- *            \x01RESEND <seq> 0 0\n
+ *   request  @RUN <seq> <timeout_s> <len>\n<len bytes: shell command>
+ *            @RESEND <seq> 0 0\n
  *   reply    \x02RES <seq> <status> <len> <crc32, 8 hex>\n<len bytes>\n
  *
+ * Requests carry no control characters: some VMMs put a terminal layer
+ * between the host and the guest's UART that eats them (kvmtool reads 0x01
+ * as its escape key). Replies travel the other way, where terminal layers
+ * pass bytes through.
+ *
  * Anything outside a frame is ignored; a reply with another seq or a bad CRC
- * is dropped by the client, which then asks for a resend.
+ * is dropped by the client, which then asks for a resend. A RUN whose seq is
+ * the last one run is answered from that reply, not run again: a client may
+ * repeat a request on a fresh connection when a reply got lost.
  */
 #ifndef BALLAST_AGENT_PROTOCOL_H
 #define BALLAST_AGENT_PROTOCOL_H
@@ -18,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENT_REQ_START		'\x01'
+#define AGENT_REQ_START		'@'
 #define AGENT_REPLY_START	'\x02'
 #define AGENT_HDR_MAX		96
 #define AGENT_CMD_MAX		(64 * 1024)

@@ -184,6 +184,7 @@ int agent_serve(const char *path)
 {
 	struct reply last = { .out = malloc(AGENT_OUT_MAX) };
 	char *cmd = malloc(AGENT_CMD_MAX);
+	bool ran = false;
 	char verb[8];
 	int fd;
 
@@ -203,11 +204,13 @@ int agent_serve(const char *path)
 		}
 		if (!got)
 			continue;
-		if (!strcmp(verb, "RUN")) {
+		/* A repeated RUN is a client retrying after a lost reply. */
+		if (!strcmp(verb, "RUN") && !(ran && seq == last.seq)) {
 			last.seq = seq;
 			run_command(cmd, timeout_s ? timeout_s : 60, &last);
+			ran = true;
 			send_reply(fd, &last);
-		} else if (!strcmp(verb, "RESEND") && seq == last.seq) {
+		} else if (ran && seq == last.seq) {
 			send_reply(fd, &last);
 		}
 	}

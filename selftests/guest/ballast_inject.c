@@ -66,7 +66,6 @@ TEST_F_TIMEOUT(inj, pfn_outside_ram, 60)
 	EXPECT_EQ(0, R("timed_out"));
 	EXPECT_EQ(0, R("needs_reset"));
 	EXPECT_EQ(0, R("reset"));
-	EXPECT_EQ(0, R("used_len"));
 	EXPECT_EQ(self->errors, bl("device_errors"));
 	EXPECT_BALLOON_OK();
 }
@@ -84,7 +83,6 @@ TEST_F_TIMEOUT(inj, duplicate_pfn, 60)
 	EXPECT_EQ(1, R("acked"));
 	EXPECT_EQ(0, R("needs_reset"));
 	EXPECT_EQ(0, R("reset"));
-	EXPECT_EQ(0, R("used_len"));
 	EXPECT_EQ(self->errors, bl("device_errors"));
 	EXPECT_BALLOON_OK();
 }
@@ -163,8 +161,26 @@ TEST_F_TIMEOUT(inj, chain_4097, 90)
 	EXPECT_EQ(1, R("acked"));
 	EXPECT_EQ(0, R("needs_reset"));
 	EXPECT_EQ(0, R("reset"));
-	EXPECT_EQ(0, R("used_len"));
 	EXPECT_LE(self->inflated + 4097, bl("pages_inflated"));
+	EXPECT_EQ(self->errors, bl("device_errors"));
+	EXPECT_BALLOON_OK();
+}
+
+/*
+ * 256 pages holding a pattern, inflated, then deflated.  The device may
+ * have released them (they read as zeroes) or kept them (the pattern is
+ * there); a page that reads as anything else holds memory the guest never
+ * wrote, another page's or the host's.  Not malformed: the device must use
+ * both requests as it would any.
+ */
+TEST_F_TIMEOUT(inj, deflate_content, 60)
+{
+	ASSERT_EQ(0, knob("deflate_content"));
+	log_result(_metadata);
+	EXPECT_EQ(1, R("acked"));
+	EXPECT_EQ(0, R("foreign")) TH_LOG("pages read back as neither the guest's data nor zeroes");
+	EXPECT_EQ(R("nr_pfns"), R("kept") + R("zeroed")) TH_LOG("the deflate was not used");
+	TH_LOG("%lld pages released (zeroes), %lld kept", R("zeroed"), R("kept"));
 	EXPECT_EQ(self->errors, bl("device_errors"));
 	EXPECT_BALLOON_OK();
 }
@@ -179,9 +195,12 @@ TEST_F_TIMEOUT(inj, stats_unknown_tag, 60)
 {
 	int err;
 
+	long long asked = bl("stats_requests");
+
 	if (!(bl("features_accepted") & F_STATS_VQ))
 		SKIP(return, "STATS_VQ not negotiated");
-	if (!WAIT_FOR(10, bl("stats_requests") > 0))
+	/* A device may ask only when its host asks it to: then nothing to see. */
+	if (!WAIT_FOR(10, bl("stats_requests") > asked))
 		SKIP(return, "the device does not poll stats");
 	err = knob("stats_unknown_tag");
 	log_result(_metadata);
@@ -189,7 +208,6 @@ TEST_F_TIMEOUT(inj, stats_unknown_tag, 60)
 	EXPECT_EQ(1, R("sent"));
 	EXPECT_EQ(1, R("next_request")) TH_LOG("no stats request after the unknown tag");
 	EXPECT_EQ(0, R("needs_reset"));
-	EXPECT_EQ(0, R("used_len"));
 	EXPECT_EQ(self->errors, bl("device_errors"));
 	EXPECT_BALLOON_OK();
 }
