@@ -2,15 +2,36 @@
 # Run every suite `make check` covers, print each one's TAP, and close with
 # one line: "N passed, N failed[, N skipped]". Exit 0 only if nothing failed.
 #
-#   VMMS="qemu ballast-vmm"   the VMMs the bats suite runs against
-#   MODULE_VMMS="qemu"        those that also run module.bats
+#   VMMS="qemu ballast-vmm"   the VMMs that get make check's cut of their
+#                             conformance run (selftests/conformance.sh,
+#                             CONFORMANCE_QUICK=1): one guest kernel, every
+#                             file under Linux's driver, and module.bats under
+#                             ballast.ko where the VMM runs on this machine;
+#                             the report in build/report/<vmm>/
+#   SMOKE_VMMS="kvmtool"      VMMs that boot once, boot.bats alone, to keep
+#                             their adapters working within the 15 minutes;
+#                             `make conformance VMM=...` runs them whole
+#   OWN_SUITES=""             a VMM's own suites (selftests/bats/<vmm>/
+#                             <name>.bats) to run after its cut when it is in
+#                             VMMS, e.g. ballast-vmm/auto; `make conformance`
+#                             runs them all
+#   INTEGRITY_CYCLES=10       integrity.bats' inflate/deflate cycles (20 in
+#                             `make conformance`)
 #   BALLAST_TEST_HOST         direct|nested|auto, where KVM-only VMMs run
+#
+# A VMM that cannot run here (no binary) is one skip. The VMMs that run on
+# this machine (QEMU under TCG: one core) start first and run beside
+# everything else; those in the nested test host (one test host for all of
+# them, mostly one core busy) follow the unit tests.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-$PWD/build}
 VMMS=${VMMS:-qemu}
+SMOKE_VMMS=${SMOKE_VMMS:-}
+OWN_SUITES=${OWN_SUITES-}
+export INTEGRITY_CYCLES=${INTEGRITY_CYCLES:-10}
 export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-600}
-export BALLAST_BUILD=$BUILD
+export BALLAST_BUILD=$BUILD BALLAST_ROOT=$PWD
 
 case ${BALLAST_TEST_HOST:-auto} in
 direct | nested | auto) ;;
@@ -20,16 +41,17 @@ direct | nested | auto) ;;
 	;;
 esac
 
-passed=0 failed=0 skipped=0
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+work=$(mktemp -d /tmp/ballast-run.XXXXXX)
+counts=$work/counts
+trap 'testhost_stop 2>/dev/null; rm -rf "$work"' EXIT
 
-# run_suite NAME COMMAND...: run a TAP producer, echo its output, count it.
-# A producer that fails without a failing test line (it crashed, or bailed
-# out) counts as one failure.
+# run_suite NAME COMMAND...: run a TAP producer, echo its output, add its
+# counts to $counts. A producer that fails without a failing test line (it
+# crashed, or bailed out) counts as one failure.
 run_suite() {
-	local name=$1 rc p f s start=$SECONDS
+	local name=$1 rc p f s start=$SECONDS log
 	shift
+	log=$(mktemp "$work/log.XXXXXX")
 	echo "# suite: $name"
 	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
@@ -40,44 +62,101 @@ run_suite() {
 		echo "not ok - $name exited with status $rc"
 		f=1
 	fi
-	passed=$((passed + p - s)) failed=$((failed + f)) skipped=$((skipped + s))
+	echo "$((p - s)) $f $s" >>"$counts"
 	echo "# suite $name: $((p - s)) passed, $f failed, $s skipped in $((SECONDS - start))s"
 }
+
+# where_of VMM: where its suites run (direct or nested).
+where_of() {
+	VMM=$1 bash -c "source selftests/bats/helpers/where.bash && ballast_where"
+}
+
+direct=() nested=()
+for vmm in $VMMS $SMOKE_VMMS; do
+	where=$(where_of "$vmm") || exit 2
+	echo "# $vmm runs $where (BALLAST_TEST_HOST=${BALLAST_TEST_HOST:-auto})"
+	if [ "$where" = nested ]; then nested+=("$vmm"); else direct+=("$vmm"); fi
+done
+
+# conformance VMM WHERE: its cut, or the smoke for a VMM in SMOKE_VMMS. A
+# nested guest costs about five times a direct one: nested VMMs run Linux's
+# driver only here (ballast.ko's module.bats under them is
+# `make conformance`'s).
+conformance() {
+	local drivers="virtio_balloon ballast.ko"
+	[ "$2" = nested ] && drivers=virtio_balloon
+	if [[ " $SMOKE_VMMS " == *" $1 "* ]]; then
+		CONFORMANCE_QUICK=1 CONFORMANCE_FILES=boot CONFORMANCE_DRIVERS=virtio_balloon \
+			run_suite "$1 (smoke)" selftests/conformance.sh "$1"
+	else
+		CONFORMANCE_QUICK=1 CONFORMANCE_DRIVERS=$drivers run_suite "$1" selftests/conformance.sh "$1"
+		own_suites "$1"
+	fi
+}
+
+# own_suites VMM: the suites of OWN_SUITES that belong to VMM.
+own_suites() {
+	local s
+	for s in $OWN_SUITES; do
+		[ "${s%%/*}" = "$1" ] || continue
+		VMM=$1 run_suite "$s" bats --tap --timing "selftests/bats/$s.bats"
+	done
+}
+
+# The direct group in the background, its TAP printed once it is done,
+# then the harness's own promises, checked once with the cheapest VMM: off
+# the nested group's path, which sets make check's length.
+(
+	for vmm in "${direct[@]}"; do conformance "$vmm" direct; done
+	VMM=qemu BALLAST_TEST_HOST=direct run_suite harness bats --tap --timing selftests/bats/harness.bats
+) >"$work/direct.log" 2>&1 &
+direct_pid=$!
+
 
 for t in "$BUILD"/vmm/tests/test_*; do
 	[ -x "$t" ] && run_suite "unit/${t##*/}" "$t"
 done
-
-# The harness's own promises, checked once with the cheapest VMM.
-VMM=qemu BALLAST_TEST_HOST=direct run_suite harness bats --tap --timing selftests/bats/harness.bats
-
-# Every VMM, first with Linux's own virtio_balloon driver, then with
-# ballast.ko bound in its place (inflate and deflate must work with either).
-bats_dir=selftests/bats
-suites=("$bats_dir/boot.bats" "$bats_dir/balloon.bats" "$bats_dir/features.bats"
-	"$bats_dir/integrity.bats" "$bats_dir/poison.bats" "$bats_dir/hugepages.bats"
-	"$bats_dir/ceiling.bats")
-# module.bats (ballast.ko's own counters, knobs and scenarios) runs under the
-# VMMs in MODULE_VMMS: by default QEMU only, which keeps `make check` within
-# its 15 minutes; under ballast-vmm in the nested test host it adds about two.
-MODULE_VMMS=${MODULE_VMMS:-qemu}
-module_suites=("$bats_dir/balloon.bats")
-for vmm in $VMMS; do
-	where=$(VMM=$vmm BALLAST_ROOT=$PWD bash -c "source selftests/bats/helpers/where.bash && ballast_where")
-	echo "# $vmm runs ${where:-?} (BALLAST_TEST_HOST=${BALLAST_TEST_HOST:-auto})"
-	VMM=$vmm run_suite "$vmm" bats --tap --timing "${suites[@]}"
-	suites_ko=("${module_suites[@]}")
-	[[ " $MODULE_VMMS " == *" $vmm "* ]] && suites_ko+=("$bats_dir/module.bats")
-	VMM=$vmm VM_DRIVER=ballast run_suite "$vmm+ballast.ko" bats --tap --timing "${suites_ko[@]}"
+# The same tests built with ASan + UBSan: a sanitizer report aborts the test.
+for t in "$BUILD"/vmm-asan/tests/test_*; do
+	[ -x "$t" ] && run_suite "unit-asan/${t##*/}" "$t"
 done
+# A smoke run of every fuzz target (FUZZ_SECONDS each, 5 by default): the
+# seed corpus and what the fuzzer reaches from it, invariants checked.
+if ls "$BUILD"/fuzz/fuzz_* >/dev/null 2>&1; then
+	run_suite fuzz vmm/fuzz/run.sh "$BUILD/fuzz" "${FUZZ_SECONDS:-5}" 1
+fi
+run_suite report selftests/report/test_mkreport.sh
+# make bench's sampler, on the /proc and reply texts it parses.
+[ -x "$BUILD/bench/test_sampler" ] && run_suite bench-sampler "$BUILD/bench/test_sampler"
+run_suite lint selftests/lint.sh
 
-# The nested path proven with a VMM everyone trusts: QEMU with -enable-kvm
-# inside the test host, booting the same guest.
-if [ "${BALLAST_TEST_HOST:-auto}" != direct ] && [[ " $VMMS " == *" qemu "* ]]; then
-	echo "# qemu runs nested (KVM inside the TCG test host)"
-	VMM=qemu BALLAST_TEST_HOST=nested run_suite "qemu-nested" bats --tap --timing selftests/bats/boot.bats
+
+if [ ${#nested[@]} -gt 0 ]; then
+	# shellcheck source=bats/helpers/lib.bash
+	VMM=${nested[0]} source selftests/bats/helpers/lib.bash
+	if testhost_share; then
+		for vmm in "${nested[@]}"; do conformance "$vmm" nested; done
+		# The nested path proven with a VMM everyone trusts: QEMU with
+		# -enable-kvm inside the test host, booting the same guest.
+		if [[ " $VMMS " == *" qemu "* ]]; then
+			echo "# qemu runs nested (KVM inside the TCG test host)"
+			VMM=qemu BALLAST_TEST_HOST=nested run_suite "qemu-nested" \
+				bats --tap --timing selftests/bats/boot.bats
+		fi
+		testhost_stop
+	else
+		echo "not ok - the nested test host did not come up"
+		echo "0 1 0" >>"$counts"
+	fi
 fi
 
+wait "$direct_pid"
+cat "$work/direct.log"
+
+read -r passed failed skipped < <(awk '{ p += $1; f += $2; s += $3 } END { print p + 0, f + 0, s + 0 }' "$counts")
+for vmm in $VMMS $SMOKE_VMMS; do
+	[ -f "$BUILD/report/$vmm/report.md" ] && echo "# $vmm conformance report: $BUILD/report/$vmm/report.md"
+done
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary+=", $skipped skipped"
 echo "$summary"

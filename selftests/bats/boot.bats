@@ -10,7 +10,7 @@ setup_file() {
 @test "boot: the guest runs the image's kernel and its agent answers" {
 	run vm_exec uname -r
 	assert_success
-	assert_output "$(cat "$BALLAST_BUILD/images/kver")"
+	assert_output "$(cat "$(dirname "$VM_INITRAMFS")/kver")"
 }
 
 @test "boot: the agent returns a command's output and exit status" {

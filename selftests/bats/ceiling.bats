@@ -9,12 +9,12 @@ START_MIB=128
 load helpers/one_guest
 
 setup_file() {
-	vm_supports size || return 0
+	offers size || return 0
 	vm_start "$MEM_MIB" "size=$START_MIB"
 }
 
 setup() {
-	requires size
+	needs size
 }
 
 @test "balloon at boot: the driver inflates to the size set at start, the guest sees RAM less that [R-4, R-14]" {
@@ -26,8 +26,7 @@ setup() {
 }
 
 @test "balloon at boot: deflated to 0, the guest has its whole RAM [R-9, R-14]" {
-	vmm_balloon_set 0
-	wait_until 120 vm_balloon_is 0
+	vm_resize 0 120
 	total=$(vm_meminfo MemTotal)
 	echo "# MemTotal $total KiB after deflating" >&3
 	# Within 64 MiB of RAM: the kernel keeps some for itself.

@@ -1,18 +1,15 @@
 #!/usr/bin/env bats
 # The balloon's optional features with the guest's stock virtio_balloon
-# driver: free page reporting, deflate on OOM, memory statistics, and (for
-# ballast-vmm, whose control socket shows them) the features negotiated
-# (virtio 1.2 §5.5). One guest for the whole file.
+# driver: free page reporting, deflate on OOM, memory statistics and the
+# features negotiated (virtio 1.2 §5.5). One guest for the whole file,
+# booted with those of them the VMM offers.
 
 MEM_MIB=512
 
 load helpers/one_guest
 
 setup_file() {
-	local opts=deflate_on_oom=on,free_page_reporting=on,stats_interval=1
-	# QEMU's adapter has no must_tell_host switch.
-	[ "$VMM" = ballast-vmm ] && opts+=,must_tell_host=on
-	vm_start "$MEM_MIB" "$opts"
+	vm_start "$MEM_MIB" "$(offered_opts deflate_on_oom=on,free_page_reporting=on,stats_interval=1,must_tell_host=on)"
 }
 
 # rss_at_most PID KIB: one unsettled read of the VMM's Rss is <= KIB.
@@ -20,11 +17,6 @@ rss_at_most() {
 	local cur
 	cur=$(smaps_field "$1" Rss) || return 1
 	[ "$cur" -le "$2" ]
-}
-
-# stat_of NAME: one value from vmm_balloon_stats; fails when absent.
-stat_of() {
-	vmm_balloon_stats | awk -v n="$1" '$1 == n { print $2; found = 1 } END { exit !found }'
 }
 
 # stat_below NAME VALUE: the stat is present and < VALUE.
@@ -35,6 +27,7 @@ stat_below() {
 }
 
 @test "free page reporting: RSS falls by >= 50% of what the guest freed, no balloon [D: release, D-16, R-40]" {
+	needs free_page_reporting
 	pid=$(vm_pid)
 	fill=$(($(vm_meminfo MemAvailable) / 1024 - 64))
 	[ "$fill" -ge 128 ]
@@ -51,16 +44,16 @@ stat_below() {
 
 	echo "# RSS $high KiB with $fill MiB written, $(smaps_field "$pid" Rss) KiB after rm (goal <= $goal)" >&3
 	# The balloon itself stayed empty: reporting alone released the pages.
-	[ "$(vmm_balloon_actual)" = 0 ]
+	[ "$(vm_balloon_actual)" = 0 ]
 }
 
 @test "deflate on OOM: a process needing more than is left gets it from the balloon [R-8]" {
+	needs deflate_on_oom
 	avail=$(($(vm_meminfo MemAvailable) / 1024))
 	# Leave the guest ~96 MiB, 384 MiB at most.
 	balloon=$((avail - 96 < 384 ? avail - 96 : 384))
 	[ "$balloon" -ge 128 ]
-	vmm_balloon_set "$balloon"
-	wait_until 240 vm_balloon_is "$balloon"
+	vm_resize "$balloon" 240
 
 	left=$(($(vm_meminfo MemAvailable) / 1024))
 	want=$((left + 64))
@@ -69,7 +62,7 @@ stat_below() {
 	VM_EXEC_TIMEOUT=240 run vm_exec "dd if=/dev/zero of=/dev/null bs=${want}M count=1 2>/tmp/dd.err; s=\$?; tail -n 1 /tmp/dd.err; exit \$s"
 	assert_success
 	refute_output --partial 'Killed'
-	actual=$(vmm_balloon_actual)
+	actual=$(vm_balloon_actual)
 	echo "# balloon $balloon MiB, $left MiB left, dd of $want MiB; actual now $actual MiB" >&3
 	[ "$actual" -lt "$balloon" ]
 
@@ -77,16 +70,20 @@ stat_below() {
 	run vm_exec "dmesg | grep -c 'Killed process' || true"
 	assert_output 0
 
-	vmm_balloon_set 0
-	wait_until 240 vm_balloon_is 0
+	vm_resize 0 240
 }
 
-@test "stats: the device has the guest's free and total memory, refreshed each interval [R-18, R-19, R-20, D-6]" {
-	declare -F vmm_balloon_stats >/dev/null || skip "the $VMM adapter has no vmm_balloon_stats"
+@test "stats: the device has every stat the driver sends, free and total memory refreshed each interval [R-18, R-19, R-20, R-21, D-6, D-7]" {
+	needs stats_vq stats_read
 	wait_until 60 stat_of total_memory
 	run vmm_balloon_stats
 	assert_success
 	echo "$output" | sed 's/^/# /' >&3
+	# The ten tags (0-9) every Linux driver since 5.x sends.
+	for name in swap_in swap_out major_faults minor_faults free_memory total_memory \
+		available_memory disk_caches hugetlb_allocations hugetlb_failures; do
+		assert_line --regexp "^$name [0-9]+\$"
+	done
 	total=$(awk '$1 == "total_memory" { print $2 }' <<<"$output")
 	free=$(awk '$1 == "free_memory" { print $2 }' <<<"$output")
 	[ -n "$free" ]
@@ -112,12 +109,32 @@ stat_below() {
 	[ "$status" -eq 0 ]
 }
 
-@test "features: the driver accepted deflate_on_oom, page_reporting, stats_vq (and must_tell_host) [R-1]" {
-	[ "$VMM" = ballast-vmm ] || skip "only ballast-vmm's control socket shows the negotiated features"
-	reply=$(ballast_ctl '{"cmd":"query"}')
-	echo "# offered $(jq -c .features_offered <<<"$reply"), accepted $(jq -c .features_accepted <<<"$reply")" >&3
-	want='["deflate_on_oom","page_reporting","stats_vq"]'
-	[[ ,$VM_BALLOON_OPTS, == *,must_tell_host=on,* ]] && want='["deflate_on_oom","page_reporting","stats_vq","must_tell_host"]'
-	jq -e --argjson want "$want" '.features_ok and .driver_ok and
-		(.features_accepted | contains($want))' <<<"$reply"
+# balloon_feature_bits: the balloon's negotiated features as the guest's
+# virtio core shows them in sysfs, one 0/1 character per bit.
+balloon_feature_bits() {
+	vm_exec 'for d in /sys/bus/virtio/devices/*; do
+		[ "$(cat $d/device)" = 0x0005 ] && cat $d/features
+	done'
+}
+
+@test "features: every feature the VMM was started to offer was offered, and Linux's driver accepted it [R-1, 5.5.3]" {
+	bits=$(balloon_feature_bits)
+	echo "# negotiated feature bits: $bits (booted with '$VM_BALLOON_OPTS')" >&3
+	[ -n "$bits" ]
+	# must_tell_host 0, stats_vq 1 (stats_interval), deflate_on_oom 2,
+	# free_page_reporting 5: each one this guest was started with.
+	local opt bit
+	for opt in ${VM_BALLOON_OPTS//,/ }; do
+		case ${opt%%=*} in
+		must_tell_host) bit=0 ;;
+		stats_interval) bit=1 ;;
+		deflate_on_oom) bit=2 ;;
+		free_page_reporting) bit=5 ;;
+		*) continue ;;
+		esac
+		[ "${bits:$bit:1}" = 1 ] || { echo "feature bit $bit (${opt%%=*}) not negotiated"; return 1; }
+	done
+	# Nothing the guest was not started with: hinting and poison stay off.
+	[ "${bits:3:1}" = 0 ]
+	[ "${bits:4:1}" = 0 ]
 }

@@ -11,12 +11,12 @@ MEM_MIB=768
 load helpers/one_guest
 
 setup_file() {
-	vm_supports thp || return 0
+	offers thp || return 0
 	VM_THP=on vm_start "$MEM_MIB"
 }
 
 setup() {
-	requires thp
+	needs thp
 }
 
 # ballast_checker holds every other 4 KiB page of most of the guest's RAM,
@@ -42,7 +42,6 @@ setup() {
 	out=$(inflate_and_measure "$mib")
 	read -r before after <<<"$out"
 	echo "# RSS $before KiB -> $after KiB, $(smaps_field "$(vm_pid)" AnonHugePages) KiB on huge pages" >&3
-	vmm_balloon_set 0
-	wait_until 240 vm_balloon_is 0
+	vm_resize 0 240
 	[ $((before - after)) -ge $((mib * 1024 * 90 / 100)) ]
 }

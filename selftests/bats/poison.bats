@@ -12,10 +12,18 @@ POISON_VAL=$((0xaaaaaaaa))
 load helpers/one_guest
 
 setup_file() {
-	export VM_KERNEL=$BALLAST_BUILD/images/generic/vmlinuz
-	export VM_INITRAMFS=$BALLAST_BUILD/images/generic/guest.cpio.gz
+	offers page_poison && offers free_page_reporting || return 0
+	# The cloud kernel has no CONFIG_PAGE_POISONING: the generic one stands
+	# in for it.
+	local img
+	img=$(guest_image_dir) || return 2
+	[[ "$(cat "$img/kver")" == *cloud* ]] && export GUEST_KERNEL=generic
 	export VM_CMDLINE_EXTRA=page_poison=1
 	vm_start "$MEM_MIB" free_page_reporting=on,page_poison=on
+}
+
+setup() {
+	needs page_poison free_page_reporting
 }
 
 # balloon_feature BIT: the guest's driver accepted feature BIT (the virtio
@@ -50,12 +58,10 @@ reports_at_least() {
 @test "page poison: a poisoning guest accepts PAGE_POISON with PAGE_REPORTING and writes poison_val [R-2, R-3, R-34]" {
 	balloon_feature 4
 	balloon_feature 5
-	if [ "$VMM" = ballast-vmm ]; then
-		reply=$(ballast_ctl '{"cmd":"query"}')
-		echo "# poison_val $(jq .poison_val <<<"$reply"), accepted $(jq -c .features_accepted <<<"$reply")" >&3
-		jq -e --argjson v "$POISON_VAL" '.poison_val == $v and
-			(.features_accepted | contains(["page_poison", "page_reporting"]))' <<<"$reply"
-	fi
+	# What the driver wrote, as the device holds it.
+	val=$(vm_devcfg poison_val)
+	echo "# poison_val $val in the device's config space" >&3
+	[ "$val" = "$POISON_VAL" ]
 }
 
 @test "page poison: reported pages keep their poison; the guest finds no corruption reusing them [D-17]" {
@@ -72,11 +78,6 @@ reports_at_least() {
 	VM_EXEC_TIMEOUT=120 run vm_exec "dd if=/dev/zero of=/dev/null bs=${fill}M count=1 2>&1 | tail -n 1"
 	assert_success
 	echo "# $fill MiB freed and reused, $(($(reports_seen) - first)) reports" >&3
-	if [ "$VMM" = ballast-vmm ]; then
-		counters=$(ballast_ctl '{"cmd":"query"}' | jq -c '.counters | {reported_bytes, poison_kept_bytes, bytes_released}')
-		echo "# device: $counters" >&3
-		jq -e '.poison_kept_bytes > 0' <<<"$counters"
-	fi
 	run vm_exec "dmesg | grep -c 'pagealloc: ' || true"
 	assert_output 0
 }

@@ -25,19 +25,16 @@ ballast_balloon_opts() {
 			;;
 		esac
 	done
-	echo "size=${size}M$opts"
+	# ballast-vmm's own keys beyond the harness's vocabulary, for its own
+	# suites (selftests/bats/ballast-vmm/): auto=on and its knobs.
+	echo "size=${size}M$opts${BALLAST_BALLOON_EXTRA:+,$BALLAST_BALLOON_EXTRA}"
 }
 
-# Optional: what this adapter takes beyond the common vocabulary. thp:
-# VM_THP=on (--memory thp=on; the balloon then releases whole 2 MiB pages
-# only); size: the balloon option size=MIB, a balloon already that big at
-# boot.
-vmm_supports() {
-	case $1 in
-	thp | size) return 0 ;;
-	*) return 1 ;;
-	esac
-}
+# What ballast-vmm offers (adapters/README.md has the words). thp is
+# VM_THP=on (--memory thp=on: the balloon then releases whole 2 MiB pages
+# only); size is the balloon option size=MIB, a balloon that big at boot.
+VMM_OFFERS="must_tell_host stats_vq deflate_on_oom free_page_hint page_poison free_page_reporting
+	size thp stats_interval stats_read hint_run query_actual acpi"
 
 vmm_start() {
 	local agent opts
@@ -87,9 +84,12 @@ vmm_balloon_stats() {
 		| .stats | to_entries[] | "\(.key) \(.value)"' <<<"$reply"
 }
 
-# ballast_query JQ: status 0 when the query reply satisfies the jq filter.
+# ballast_query JQ: status 0 when the query reply satisfies the jq filter;
+# for wait_until, 3 once the VMM is gone (nothing left to wait for).
 ballast_query() {
-	ballast_ctl '{"cmd":"query"}' | jq -e ".ok and ($1)" >/dev/null
+	local reply
+	reply=$(ballast_ctl '{"cmd":"query"}' 2>&1) || { vm_wait_status; return; }
+	jq -e ".ok and ($1)" <<<"$reply" >/dev/null 2>&1
 }
 
 # Optional: start a free page hint run under a new command id.
@@ -104,3 +104,8 @@ vmm_hint_done() {
 
 # The harness kills the process group anyway; nothing to flush first.
 vmm_stop() { return 0; }
+
+# Optional: the VMM's own view of its balloon, for post-mortems.
+vmm_describe() {
+	ballast_ctl '{"cmd":"query"}' | jq .
+}

@@ -4,6 +4,12 @@
 
 vmm_needs_kvm() { return 1; }
 
+# What QEMU's virtio-balloon-pci offers through this adapter. Not here:
+# must_tell_host (QEMU has no switch for it), free_page_hint and hint_run
+# (QEMU starts hint runs only while migrating), size and thp.
+VMM_OFFERS="stats_vq deflate_on_oom page_poison free_page_reporting stats_interval stats_read
+	query_actual acpi reboot"
+
 # Translate the harness's balloon options into -device properties.
 qemu_balloon_props() {
 	local props=id=balloon0 opt
@@ -23,15 +29,16 @@ qemu_balloon_props() {
 }
 
 vmm_start() {
-	local accel="-accel tcg -cpu max" agent props opt
+	local accel="-accel tcg -cpu max" agent props opt reboot=-no-reboot
 	[ "$VM_KVM" = 1 ] && accel="-accel kvm -cpu host"
+	[ "${VM_REBOOT:-}" = 1 ] && reboot=
 	case $VM_AGENT in
 	socket:*) agent="unix:${VM_AGENT#socket:},server=on,wait=off" ;;
 	tty:*) agent=${VM_AGENT#tty:} ;;
 	esac
 	props=$(qemu_balloon_props) || return 1
 	where_spawn "qemu-system-x86_64 $accel -m $VM_MEM_MIB -smp $VM_CPUS \
-		-nodefaults -display none -no-reboot \
+		-nodefaults -display none $reboot \
 		-kernel $VM_KERNEL -initrd $VM_INITRAMFS -append '$VM_CMDLINE' \
 		-device virtio-balloon-pci,$props \
 		-qmp unix:$VM_RUNDIR/qmp.sock,server=on,wait=off \
@@ -78,4 +85,9 @@ vmm_balloon_stats() {
 		| (.key | sub("^stat-"; "") | gsub("-"; "_")
 			| sub("^htlb_pgalloc$"; "hugetlb_allocations")
 			| sub("^htlb_pgfail$"; "hugetlb_failures")) + " \(.value)"' <<<"$reply"
+}
+
+# Optional: the VMM's own view of its balloon, for post-mortems.
+vmm_describe() {
+	qemu_qmp '{"execute":"query-balloon"}'
 }

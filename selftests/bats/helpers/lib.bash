@@ -15,12 +15,14 @@ source "$BALLAST_ROOT/selftests/bats/helpers/vm.bash"
 MIB=1048576
 
 # wait_until SECONDS COMMAND... : poll COMMAND every half second until it
-# succeeds; fail with the command named once the deadline passes.
+# succeeds; fail with the command named once the deadline passes, or at
+# once when COMMAND returns 3 (what it waits for can no longer happen).
 wait_until() {
 	local secs=$1 end
 	shift
 	end=$((SECONDS + secs))
 	until "$@"; do
+		[ $? -eq 3 ] && return 1
 		if [ "$SECONDS" -ge "$end" ]; then
 			echo "wait_until: '$*' still false after ${secs}s" >&2
 			return 1
@@ -56,6 +58,55 @@ rss_kib() {
 	echo "$cur"
 }
 
+# vm_resize MIB [SECONDS]: ask for a balloon of MIB MiB and wait (120 s by
+# default) until the device's `actual` says the driver got there. With
+# BALLAST_TRACE_DIR set, each poll also records the time, target, `actual`
+# and the VMM's Rss there, one CSV per resize (selftests/report/README.md),
+# for the conformance report's plots.
+vm_resize() {
+	local mib=$1 secs=${2:-120}
+	if ! vmm_balloon_set "$mib"; then
+		echo "vm_resize: $VMM refused a balloon of $mib MiB" >&2
+		return 1
+	fi
+	if [ -n "${BALLAST_TRACE_DIR:-}" ]; then
+		trace_resize "$mib" "$secs"
+	else
+		wait_until "$secs" vm_balloon_reached "$mib" && return 0
+		echo "vm_resize: actual is $(vm_balloon_actual 2>/dev/null || echo unreadable) MiB, not $mib, after ${secs}s" >&2
+		vm_balloon_postmortem
+		return 1
+	fi
+}
+
+# trace_resize MIB SECONDS: vm_resize's wait, recording a trace as it goes
+# and for two seconds after `actual` arrives (the host's release lags it).
+trace_resize() {
+	local mib=$1 secs=$2 start=$EPOCHREALTIME end=$((SECONDS + $2)) pid actual rss done_at=
+	local slug csv n=1
+	slug=$(tr 'A-Z' 'a-z' <<<"${BATS_TEST_DESCRIPTION:-resize}" | sed -E 's/[^a-z0-9]+/-/g; s/^-+//; s/-+$//')
+	mkdir -p "$BALLAST_TRACE_DIR"
+	while [ -e "$BALLAST_TRACE_DIR/$slug--$n.csv" ]; do n=$((n + 1)); done
+	csv=$BALLAST_TRACE_DIR/$slug--$n.csv
+	echo "${BATS_TEST_DESCRIPTION:-resize}: balloon to $mib MiB" >"${csv%.csv}.title"
+	echo "t_s,target_mib,actual_mib,rss_kib" >"$csv"
+	pid=$(vm_pid) || return 1
+	while :; do
+		actual=$(vm_balloon_actual) || actual=
+		rss=$(smaps_field "$pid" Rss) || rss=
+		printf '%.2f,%s,%s,%s\n' "$(bc <<<"$EPOCHREALTIME - $start")" "$mib" "$actual" "$rss" >>"$csv"
+		if [ "$actual" = "$mib" ]; then
+			[ -n "$done_at" ] || done_at=$SECONDS
+			[ $((SECONDS - done_at)) -ge 2 ] && return 0
+		elif [ "$SECONDS" -ge "$end" ]; then
+			echo "vm_resize: actual is ${actual:-unreadable} MiB, not $mib, after ${secs}s" >&2
+			vm_balloon_postmortem
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
 # Touch most of the guest's free RAM (tmpfs pages), then free it, so the
 # pages the balloon takes are backed on the host and releasing them shows.
 vm_touch_and_free() {
@@ -64,12 +115,13 @@ vm_touch_and_free() {
 		rm /tmp/fill'
 }
 
-# checker_start: ballast_checker fills most of the guest's RAM with a known
-# pattern and keeps every other page, so each page the balloon can take has
-# live data on both sides. Prints how many pages it holds.
+# checker_start [MIB]: ballast_checker fills MIB MiB (default: most of the
+# guest's RAM) with a known pattern and keeps every other page, so each page
+# the balloon can take has live data on both sides. Prints how many pages it
+# holds.
 checker_start() {
-	vm_exec 'avail=$(awk "/MemAvailable/ { print int(\$2 / 1024) }" /proc/meminfo)
-		setsid ballast_checker $((avail - 16)) </dev/null >/tmp/checker.out 2>&1 &' || return 1
+	vm_exec "avail=\$(awk '/MemAvailable/ { print int(\$2 / 1024) }' /proc/meminfo)
+		setsid ballast_checker ${1:-\$((avail - 16))} </dev/null >/tmp/checker.out 2>&1 &" || return 1
 	wait_until 120 vm_exec 'grep -q ready /tmp/checker.out' || return 1
 	vm_exec 'cat /tmp/checker.out'
 }
@@ -86,12 +138,13 @@ checker_verify() {
 }
 
 # balloon_cycles N MIB: inflate to MIB and back to 0, N times, each step
-# awaited until the driver's `actual` says it is done.
+# awaited until the driver's `actual` says it is done. Not traced: a trace
+# costs two more round trips a poll, which doubled a 20-cycle run nested,
+# and 40 plots of one workload say no more than the first.
 balloon_cycles() {
-	local i
+	local i BALLAST_TRACE_DIR=
 	for ((i = 1; i <= $1; i++)); do
-		vmm_balloon_set "$2" && wait_until 120 vm_balloon_is "$2" &&
-			vmm_balloon_set 0 && wait_until 120 vm_balloon_is 0 || return 1
+		vm_resize "$2" && vm_resize 0 || return 1
 	done
 }
 
@@ -103,7 +156,7 @@ inflate_and_measure() {
 	vm_touch_and_free >/dev/null || return 1
 	pid=$(vm_pid) || return 1
 	before=$(rss_kib "$pid") || return 1
-	vmm_balloon_set "$1" && wait_until 300 vm_balloon_is "$1" || return 1
+	vm_resize "$1" 300 || return 1
 	after=$(rss_kib "$pid") || return 1
 	echo "$before $after"
 }

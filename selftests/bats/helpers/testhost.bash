@@ -7,12 +7,20 @@
 #   agent.sock        the test host's own agent (virtio-serial port)
 #   guest-agent.sock  the test host's ttyS1, which the inner VMM gives its
 #                     guest as COM2: the inner guest's agent channel
+#   monitor.sock      QEMU's human monitor, for post-mortems only
+#
+# One test host can serve many suite files: selftests/run.sh starts it with
+# testhost_share and exports TH_DIR and TH_SHARED=1; vm_start then reuses it
+# (and restarts it in the same directory if it died), and vm_stop stops only
+# the inner VMM. Without TH_SHARED each vm_start boots its own.
 # shellcheck shell=bash
 
 TESTHOST_MEM_MIB=${TESTHOST_MEM_MIB:-3072}
 # A test host never outlives this, whatever happens to bats.
 TESTHOST_MAX_SECONDS=${TESTHOST_MAX_SECONDS:-1500}
 
+# testhost_start: boot a test host in $TH_DIR (a new directory unless
+# TH_DIR names one already) and wait for its agent.
 testhost_start() {
 	local img=$BALLAST_BUILD/images shares= share_args=() dir i=0 start=$EPOCHREALTIME
 	# The test host hides its /tmp and /run under tmpfs: the project and
@@ -23,13 +31,15 @@ testhost_start() {
 		shares+=" ballast.share=ballast$i:$dir"
 		i=$((i + 1))
 	done
-	TH_DIR=$(mktemp -d /tmp/ballast-th.XXXXXX)
+	[ -n "${TH_DIR:-}" ] || TH_DIR=$(mktemp -d /tmp/ballast-th.XXXXXX)
 	export TH_DIR
+	mkdir -p "$TH_DIR"
+	rm -f "$TH_DIR"/*.sock "$TH_DIR"/*.log
 	setsid timeout --kill-after=5 "$TESTHOST_MAX_SECONDS" \
 		qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m "$TESTHOST_MEM_MIB" \
 		-nodefaults -display none -no-reboot \
 		-kernel "$img/testhost-vmlinuz" -initrd "$img/testhost.cpio.gz" \
-		-append "console=ttyS0 panic=-1 quiet ballast.agent_bin=$AGENT $shares" \
+		-append "console=ttyS0 panic=-1 quiet unknown_nmi_panic panic_print=0x40 ballast.agent_bin=$AGENT $shares" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		"${share_args[@]}" \
 		-device virtio-serial-pci \
@@ -37,11 +47,12 @@ testhost_start() {
 		-device virtserialport,chardev=agent,name=ballast.agent \
 		-serial "file:$TH_DIR/console.log" \
 		-serial "unix:$TH_DIR/guest-agent.sock,server=on,wait=off" \
+		-monitor "unix:$TH_DIR/monitor.sock,server=on,wait=off" \
 		</dev/null >"$TH_DIR/qemu.log" 2>&1 3>&- &
 	echo $! >"$TH_DIR/wrapper.pid"
 	if ! "$AGENT" wait -t 120 "$TH_DIR/agent.sock"; then
-		echo "test host did not come up; its console:" >&2
-		tail -n 30 "$TH_DIR/console.log" "$TH_DIR/qemu.log" >&2
+		echo "test host did not come up" >&2
+		testhost_postmortem "did not come up"
 		testhost_stop
 		return 1
 	fi
@@ -55,25 +66,100 @@ testhost_start() {
 	{ printf '# test host ready %.1fs after start\n' "$(bc <<<"$EPOCHREALTIME - $start")" >&3; } 2>/dev/null || true
 }
 
+# testhost_share: start the test host that the suite files after this share.
+testhost_share() {
+	export TH_SHARED=1
+	testhost_start
+}
+
+# testhost_alive: the QEMU of $TH_DIR still runs (its timeout wrapper lives
+# exactly as long as QEMU does).
+testhost_alive() {
+	local pid
+	pid=$(cat "${TH_DIR:-/nonexistent}/wrapper.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null
+}
+
+# testhost_ensure: a test host that answers, for one suite file: the shared
+# one while it is alive and answers, else a fresh one (in the same directory
+# when shared, so the files after this one find it).
+testhost_ensure() {
+	if [ "${TH_SHARED:-}" = 1 ] && testhost_alive &&
+		"$AGENT" exec -t 20 "$TH_DIR/agent.sock" true 2>/dev/null; then
+		return 0
+	fi
+	if [ "${TH_SHARED:-}" = 1 ] && [ -n "${TH_DIR:-}" ]; then
+		echo "# the shared test host is gone or silent: starting another" >&2
+		[ -f "$TH_DIR/qemu.log" ] && testhost_postmortem "found dead or silent by vm_start"
+		stop_group "$(cat "$TH_DIR/wrapper.pid" 2>/dev/null)"
+	fi
+	testhost_start
+}
+
 # th_sh COMMAND: run a shell command in the test host, print its output,
-# return its status. When the agent does not answer (status 255), the test
-# host's console goes to stderr: such stalls have been seen, rarely, and not
-# yet explained.
+# return its status. The agent client retries a request whose reply did not
+# come on a fresh connection (the agent answers a repeated request from its
+# last reply, never running it twice); if the test host still does not
+# answer, what it was doing is kept for a post-mortem.
 th_sh() {
 	local rc=0
 	"$AGENT" exec -t "${TH_TIMEOUT:-60}" "$TH_DIR/agent.sock" "$1" || rc=$?
-	if [ "$rc" -eq 255 ]; then
-		echo "test host agent silent; the last of its console and QEMU's log:" >&2
-		tail -n 20 "$TH_DIR/console.log" "$TH_DIR/qemu.log" >&2
-	fi
+	[ "$rc" -eq 255 ] && testhost_postmortem "agent silent running: $1"
 	return "$rc"
+}
+
+# testhost_monitor COMMAND: one human-monitor command, its output.
+testhost_monitor() {
+	printf '%s\n' "$1" | timeout 10 socat -t 3 - "UNIX-CONNECT:$TH_DIR/monitor.sock" 2>&1 |
+		tr -d '\r' | grep -v '^(qemu)\|^QEMU .* monitor'
+}
+
+# testhost_postmortem WHY: keep what the test host shows of itself in
+# $BALLAST_BUILD/testhost-postmortem/<time>/ and print the gist: whether
+# QEMU still runs, its vCPUs' state, the kernel's view of its blocked and
+# running tasks (sysrq over the emulated keyboard) and the console's tail.
+# Last, an NMI: the test host boots with unknown_nmi_panic, so a kernel
+# whose CPUs sit with interrupts off (the keyboard cannot reach them) still
+# panics with its stacks and every CPU's backtrace on the console. The test
+# host is gone after that; testhost_ensure starts another.
+testhost_postmortem() {
+	local keep out
+	keep=$BALLAST_BUILD/testhost-postmortem/$(date +%Y%m%d-%H%M%S)-$$
+	mkdir -p "$keep" || return 0
+	out=$keep/summary.txt
+	{
+		echo "why: $1"
+		if testhost_alive; then
+			echo "QEMU is running; its vCPUs:"
+			testhost_monitor 'info cpus'
+			testhost_monitor 'info registers -a' >"$keep/registers.txt"
+			# Console loglevel 8 (or the dumps stay off the console), then
+			# blocked tasks, all CPUs' backtraces and every task.
+			for key in 8 w l t; do
+				testhost_monitor "sendkey alt-sysrq-$key" >/dev/null
+				sleep 2
+			done
+			echo "NMI sent: the kernel's own account is on the console"
+			testhost_monitor nmi >/dev/null
+			sleep 5
+		else
+			echo "QEMU has exited (the test host vanished); its log:"
+			tail -n 20 "$TH_DIR/qemu.log"
+		fi
+	} >"$out" 2>&1
+	cp "$TH_DIR"/*.log "$keep/" 2>/dev/null
+	{
+		echo "test host post-mortem ($1), kept in $keep:"
+		cat "$out"
+		echo "--- the test host's console:"
+		tail -n 40 "$TH_DIR/console.log"
+	} >&2
 }
 
 testhost_stop() {
 	[ -n "${TH_DIR:-}" ] && [ -d "$TH_DIR" ] || return 0
 	stop_group "$(cat "$TH_DIR/wrapper.pid" 2>/dev/null)"
 	rm -rf "$TH_DIR"
-	unset TH_DIR
+	unset TH_DIR TH_SHARED
 }
 
 # stop_group PID: end the process group PID leads (a setsid'd timeout and

@@ -1,0 +1,112 @@
+#!/bin/bash
+# The conformance run for one VMM: every suite file under each driver and
+# guest kernel, bats' TAP on stdout, JUnit and resize traces per cell under
+# REPORT_DIR/runs/<driver>-<kernel>/, then the verdict (selftests/report/)
+# in REPORT_DIR. Exit status 1 only if a test failed; skips never fail it.
+#
+#   selftests/conformance.sh VMM
+#
+#   CONFORMANCE_DRIVERS  "virtio_balloon ballast.ko" (default): Linux's own
+#                        driver, then ballast.ko bound in its place
+#   CONFORMANCE_KERNELS  guest kernels (cloud generic 6.12): by default every
+#                        one built under build/images/, less cloud for a VMM
+#                        that describes its CPUs without ACPI (Debian's cloud
+#                        kernel cannot read an MP table)
+#   CONFORMANCE_QUICK=1  make check's cut: the first of those kernels only,
+#                        ballast.ko runs module.bats only, no resize traces
+#   CONFORMANCE_FILES    the suite files to run under Linux's driver (names
+#                        without .bats; default all of them)
+#   REPORT_DIR           build/report/<VMM>
+#
+# A full run (neither CONFORMANCE_QUICK nor CONFORMANCE_FILES) ends with the
+# VMM's own suites, selftests/bats/<VMM>/*.bats, outside the verdict.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+vmm=${1:?usage: selftests/conformance.sh VMM}
+BUILD=${BUILD:-$PWD/build}
+export BALLAST_ROOT=$PWD BALLAST_BUILD=$BUILD VMM=$vmm
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-600}
+report=${REPORT_DIR:-$BUILD/report/$vmm}
+bats_dir=selftests/bats
+
+if [ ! -r "$bats_dir/adapters/$vmm.bash" ]; then
+	echo "unknown VMM '$vmm': there is no $bats_dir/adapters/$vmm.bash" \
+		"(adapters: $(cd "$bats_dir/adapters" && ls -- *.bash | sed 's/\.bash$//' | xargs))" >&2
+	exit 2
+fi
+# The adapter says what the VMM offers and whether it can run here at all.
+# shellcheck source=bats/helpers/lib.bash
+source "$bats_dir/helpers/lib.bash" || exit 2
+if declare -F vmm_check >/dev/null && ! why=$(vmm_check 2>&1); then
+	echo "1..1"
+	echo "ok 1 - $vmm # SKIP $why"
+	exit 0
+fi
+
+kernels=${CONFORMANCE_KERNELS:-}
+if [ -z "$kernels" ]; then
+	for k in cloud generic 6.12; do
+		# Debian's cloud kernel finds CPUs through ACPI only.
+		[ "$k" = cloud ] && ! offers acpi && continue
+		# guest_image_dir succeeds only for an image that is built.
+		GUEST_KERNEL=$k guest_image_dir >/dev/null 2>&1 && kernels+=" $k"
+	done
+fi
+# make check's cut: one guest kernel.
+[ "${CONFORMANCE_QUICK:-}" = 1 ] && [ -z "${CONFORMANCE_KERNELS:-}" ] && read -r kernels _ <<<"$kernels"
+drivers=${CONFORMANCE_DRIVERS:-virtio_balloon ballast.ko}
+
+read -r -a linux_suites <<<"${CONFORMANCE_FILES:-boot balloon features integrity poison hugepages ceiling reboot}"
+ballast_suites=(module)
+[ "${CONFORMANCE_QUICK:-}" = 1 ] || ballast_suites=(boot balloon features integrity module reboot)
+linux_suites=("${linux_suites[@]/#/$bats_dir/}") ballast_suites=("${ballast_suites[@]/#/$bats_dir/}")
+
+rc=0 runs=()
+for kernel in $kernels; do
+	img=$(GUEST_KERNEL=$kernel guest_image_dir) || exit 2
+	for driver in $drivers; do
+		case $driver in
+		virtio_balloon) files=("${linux_suites[@]}") vm_driver=virtio_balloon ;;
+		ballast.ko) files=("${ballast_suites[@]}") vm_driver=ballast ;;
+		*) echo "unknown driver '$driver' (virtio_balloon, ballast.ko)" >&2; exit 2 ;;
+		esac
+		run=$report/runs/$driver-$kernel
+		rm -rf "$run" && mkdir -p "$run/junit" "$run/traces"
+		{
+			echo "vmm=$vmm"
+			echo "driver=$driver"
+			echo "kernel=$(cat "$img/kver" 2>/dev/null || echo "$kernel") ($kernel)"
+			echo "offers=\"$(echo $VMM_OFFERS)\""
+		} >"$run/meta"
+		echo "# $vmm, $driver, $kernel guest kernel: $run"
+		# Traces cost two more round trips a poll: the full run's only.
+		traces=$run/traces
+		[ "${CONFORMANCE_QUICK:-}" = 1 ] && traces=
+		GUEST_KERNEL=$kernel VM_DRIVER=$vm_driver BALLAST_TRACE_DIR=$traces \
+			bats --tap --timing --report-formatter junit --output "$run/junit" \
+			"${files[@]/%/.bats}" || rc=1
+		runs+=("$run")
+	done
+done
+
+# The VMM's own suites (selftests/bats/<vmm>/: what it does beyond the
+# spec, e.g. ballast-vmm's auto-ballooning and hint release), once, with
+# Linux's driver and the first guest kernel; not part of the verdict.
+if [ "${CONFORMANCE_QUICK:-}" != 1 ] && [ -z "${CONFORMANCE_FILES:-}" ] && [ -d "$bats_dir/$vmm" ]; then
+	read -r first_kernel _ <<<"$kernels"
+	echo "# $vmm's own suites, $first_kernel guest kernel"
+	GUEST_KERNEL=$first_kernel bats --tap --timing "$bats_dir/$vmm"/*.bats || rc=1
+fi
+
+# bats writes its JUnit file from a process of its own: wait until whole.
+for run in "${runs[@]}"; do
+	for _ in $(seq 100); do
+		grep -qs '</testsuites>' "$run/junit/report.xml" && break
+		sleep 0.1
+	done
+done
+if [ ${#runs[@]} -gt 0 ]; then
+	selftests/report/mkreport.py --vmm "$vmm" --out "$report" "${runs[@]}" >&2 &&
+		echo "# $vmm conformance report: $report/report.md (and report.html); $(cat "$report/summary.txt" 2>/dev/null | head -n 1)"
+fi
+exit "$rc"

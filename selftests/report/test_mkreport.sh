@@ -1,0 +1,231 @@
+#!/bin/bash
+# shellcheck disable=SC2016 # checks pass eval single-quoted text on purpose
+# SPDX-License-Identifier: MIT
+# test_mkreport.sh: mkreport.py on fake runs. The JUnit comes from real
+# bats (--report-formatter junit) running the fixtures in fixtures/: tests
+# that pass, fail and skip, with clause tags. Prints TAP; exits 1 if a check
+# failed. MKREPORT=PATH tests another generator (a deliberately broken
+# copy, to see the checks fail).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+MKREPORT=${MKREPORT:-$here/mkreport.py}
+fx=$here/fixtures
+
+if ! command -v bats >/dev/null; then
+	echo "1..0 # SKIP bats is not installed (make deps)"
+	exit 0
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+n=0 failed=0
+# check DESCRIPTION COMMAND...: one TAP line; the command's output as
+# diagnostics when it fails. The command runs in a subshell: an `exit` in
+# it ends the check, not the script.
+check() {
+	local desc=$1
+	shift
+	n=$((n + 1))
+	if ("$@") >"$tmp/check.out" 2>&1; then
+		echo "ok $n - $desc"
+	else
+		echo "not ok $n - $desc"
+		sed 's/^/# /' "$tmp/check.out"
+		failed=$((failed + 1))
+	fi
+}
+skip_check() {
+	n=$((n + 1))
+	echo "ok $n - $1 # SKIP $2"
+}
+
+# has FILE TEXT: FILE holds TEXT as a fixed string (shows the file if not).
+has() {
+	grep -qF -- "$2" "$1" && return 0
+	echo "no '$2' in $1:"
+	cat "$1"
+	return 1
+}
+hasnt() {
+	! grep -qF -- "$2" "$1" || { echo "'$2' is in $1"; return 1; }
+}
+# status WANT COMMAND...: COMMAND exits WANT and prints exactly one line
+# on stderr.
+status() {
+	local want=$1 rc
+	shift
+	"$@" >"$tmp/stdout" 2>"$tmp/stderr"
+	rc=$?
+	echo "exit $rc, stderr:"
+	cat "$tmp/stderr"
+	[ "$rc" -eq "$want" ] || return 1
+	[ "$want" -eq 0 ] || [ "$(wc -l <"$tmp/stderr")" -eq 1 ]
+}
+# row FILE CLAUSE: the Markdown matrix row of CLAUSE.
+row() {
+	awk -v c="| $2 |" 'index($0, c) == 1 && /^\| .* \| (conforms|deviates|not offered|not run|error) \|/ { print; exit }' "$1"
+}
+row_is() {
+	local got
+	got=$(row "$1" "$2")
+	echo "row $2: $got"
+	[ "$got" = "$3" ]
+}
+# html_row FILE CLAUSE: the data-verdict of each cell of CLAUSE's row.
+html_row() {
+	awk -v c="<tr><th>$2</th>" 'index($0, c) == 1 { on = 1 } on && /data-verdict=/ { match($0, /data-verdict="[^"]*"/); v = v substr($0, RSTART + 14, RLENGTH - 15) " " } on && /<\/tr>/ { print v; exit }' "$1"
+}
+html_row_is() {
+	local got
+	got=$(html_row "$1" "$2")
+	echo "html row $2: '$got'"
+	[ "$got" = "$3 " ]
+}
+
+# junit DIR FILE.bats...: what the runner does, bats' own JUnit into
+# DIR/junit. bats 1.8.2 writes report.xml from a background process that
+# may still be writing when bats exits: wait for its last line.
+junit() {
+	local dir=$1 _
+	shift
+	mkdir -p "$dir/junit"
+	bats --report-formatter junit --output "$dir/junit" "$@" >/dev/null 2>&1
+	for _ in $(seq 100); do
+		grep -q '</testsuites>' "$dir/junit/report.xml" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Run a: Linux's driver; everything, after a file whose setup_file fails
+# (bats 1.8.2 then names the later tests "begin N NAME"), and the JUnit of
+# a second bats run beside the first.
+a=$tmp/virtio_balloon-cloud b=$tmp/ballast.ko-cloud
+junit "$a" "$fx/setup-fails.bats" "$fx/pass.bats" "$fx/fail.bats" || echo "# bats made no JUnit for $a"
+mkdir -p "$tmp/sk" && junit "$tmp/sk" "$fx/skip.bats" && mv "$tmp/sk/junit/report.xml" "$a/junit/skip.xml"
+cat >"$a/meta" <<'EOF'
+# written by the runner
+vmm=kvmtool
+driver=virtio_balloon
+kernel=6.1.0-28-cloud-amd64
+offers='stats_vq deflate_on_oom size query_actual'
+EOF
+trace=inflate-actual-reaches-the-target-and-host-rss-falls-d-release-r-4-r-14--1
+mkdir -p "$a/traces"
+cp "$fx/inflate.csv" "$a/traces/$trace.csv"
+cp "$fx/inflate.title" "$a/traces/$trace.title"
+# Run b: ballast.ko; no failing file; its meta claims free_page_reporting,
+# which a test skipped as not offered.
+junit "$b" "$fx/pass.bats" "$fx/skip.bats" || echo "# bats made no JUnit for $b"
+printf 'vmm=kvmtool\ndriver=ballast.ko\nkernel=6.1.0-28-cloud-amd64\noffers=stats_vq free_page_reporting\n' >"$b/meta"
+
+out=$tmp/out
+md=$out/report.md
+html=$out/report.html
+check "mkreport.py exits 0 on two runs with a failure in one" status 0 "$MKREPORT" --vmm kvmtool --out "$out" "$a" "$b"
+check "summary.txt counts clauses: 9 conform, 2 deviate, 7 not offered, 1 not run, 1 error" \
+	has "$out/summary.txt" "kvmtool: 9 conform, 2 deviate, 7 not offered, 1 not run, 1 error (19 clauses, 2 runs"
+check "summary.txt names the deviations and what is not offered" \
+	has "$out/summary.txt" "Deviates from: R-9, R-14. Not offered: D-16, R-36, R-37, R-38, R-39, R-40, R-41."
+check "summary.txt is one paragraph, the same as report.md's" \
+	eval '[ "$(wc -l <"$out/summary.txt")" -eq 1 ] && has "$md" "$(cat "$out/summary.txt")"'
+check "matrix: R-14 fails under virtio_balloon (1 of 2 tests), passes under ballast.ko" \
+	row_is "$md" R-14 "| R-14 | deviates | **FAIL (1 of 2)** | pass |"
+check "matrix: R-9 fails where it ran, no test under ballast.ko" \
+	row_is "$md" R-9 "| R-9 | deviates | **FAIL** | — |"
+check "matrix: D-16 not offered, the skip's reason in each cell" \
+	row_is "$md" D-16 "| D-16 | not offered | skip: kvmtool does not offer free_page_reporting | skip: kvmtool does not offer free_page_reporting |"
+check "matrix: a skip for another reason is 'not run', not 'not offered'" \
+	row_is "$md" D-14 "| D-14 | not run | skip: no /dev/kvm on this host | skip: no /dev/kvm on this host |"
+check "matrix: 'D: release' stays a row of its own" \
+	row_is "$md" "D: release" "| D: release | conforms | pass | pass |"
+check "matrix: R-17..R-22 and R-36..41 expand to each clause, no further" \
+	eval 'for c in 17 18 19 20 21 22 36 37 38 39 40 41; do [ -n "$(row "$md" R-$c)" ] || { echo "no row R-$c"; exit 1; }; done
+	      for c in 16 23 35 42; do [ -z "$(row "$md" R-$c)" ] || { echo "row R-$c"; exit 1; }; done'
+check "matrix: rows sorted D-n, D: words, R-n numerically, sections, groups, untagged" \
+	eval '[ "$(sed -n "/^## Matrix/,/^###/p" "$md" | awk -F" [|] " "/^[|] [^-]/ && NR > 3 { sub(/^[|] /, \"\"); print \$1 }" | tr "\n" " ")" = \
+	"D-14 D-16 D: release R-4 R-9 R-14 R-17 R-18 R-19 R-20 R-21 R-22 R-36 R-37 R-38 R-39 R-40 R-41 §2.7.8 \[batch\] untagged " ] ||
+	{ sed -n "/^## Matrix/,/^###/p" "$md"; exit 1; }'
+check "matrix: a test tagged with a word only is grouped under it, one untagged test under 'untagged'" \
+	eval 'row_is "$md" "\[batch\]" "| \[batch\] | conforms | pass | pass |" && row_is "$md" untagged "| untagged | conforms | pass | pass |"'
+check "report.md lists the tests behind each clause" \
+	has "$md" "  - virtio_balloon / 6.1.0-28-cloud-amd64: **FAIL** — deflate: the balloon goes back to 0 \[R-9, R-14\]"
+check "report.md's test table gives the failure's first lines and the skip's reason" \
+	eval 'has "$md" "| fail.bats | deflate: the balloon goes back to 0 \[R-9, R-14\] | **FAIL** |" &&
+	      has "$md" "actual stayed at 256 MiB after 30 s &lt;target 0&gt;" &&
+	      has "$md" "| skip.bats | free page hinting: a run ends with DONE \[D-14\] | skip | 0.0 s | no /dev/kvm on this host |"'
+check "report.md reports the file whose setup_file failed as an error" \
+	has "$md" "- **error** virtio_balloon-cloud: setup-fails.bats: setup_file failed"
+check "report.md: each run's driver, kernel and offers" \
+	has "$md" "| virtio_balloon-cloud | virtio_balloon | 6.1.0-28-cloud-amd64 | stats_vq deflate_on_oom size query_actual | 5 | 1 | 2 |"
+check "report.md notes a skip as not offered of what meta's offers= lists" \
+	has "$md" "- note: ballast.ko-cloud: \"free page reporting: RSS falls with an empty balloon \[D-16, R-36..41\]\" skipped because \"kvmtool does not offer free_page_reporting\", but meta offers= lists free_page_reporting"
+check "report.html: R-14's cells are FAIL then pass" html_row_is "$html" R-14 "FAIL pass"
+check "report.html: R-9's cells are FAIL then none" html_row_is "$html" R-9 "FAIL none"
+check "report.html: R-36's cells are skip, coloured as not offered, the tests behind them in the cell" \
+	eval 'html_row_is "$html" R-36 "skip skip" && has "$html" "<td class=\"skip offered\" data-verdict=\"skip\" title=\"skip: free page reporting: RSS falls with an empty balloon [D-16, R-36..41]\"><details><summary>skip: kvmtool does not offer free_page_reporting</summary>"'
+check "report.html is self-contained: inline CSS, no external references" \
+	eval 'has "$html" "<style>" && hasnt "$html" "<link" && hasnt "$html" "<script" && hasnt "$html" "src=\"http" && hasnt "$html" "src=\"plots/"'
+check "junit/ has each run's JUnit, one subdirectory per run" \
+	eval '[ -s "$out/junit/virtio_balloon-cloud/report.xml" ] && [ -s "$out/junit/virtio_balloon-cloud/skip.xml" ] && [ -s "$out/junit/ballast.ko-cloud/report.xml" ]'
+if command -v "${GNUPLOT:-gnuplot}" >/dev/null; then
+	export svg=$out/plots/virtio_balloon-cloud--$trace.svg
+	check "plots: an SVG for the trace, with its title and the three series" \
+		eval '[ -s "$svg" ] && has "$svg" "<svg" && has "$svg" "inflate to 256 MiB" && has "$svg" "host RSS" && has "$svg" "actual"'
+	check "report: the plot linked from report.md and inlined in report.html" \
+		eval 'has "$md" "](plots/virtio_balloon-cloud--$trace.svg)" && has "$html" "src=\"data:image/svg+xml;base64,"'
+else
+	skip_check "plots: an SVG for the trace" "gnuplot is not installed"
+	skip_check "report: the plot linked and inlined" "gnuplot is not installed"
+fi
+check "without gnuplot: exit 0, no SVG, a note in the report" \
+	eval 'GNUPLOT=/nonexistent/gnuplot status 0 "$MKREPORT" --vmm kvmtool --out "$tmp/nogp" "$a" "$b" &&
+	      [ -z "$(ls "$tmp/nogp/plots" 2>/dev/null)" ] && has "$tmp/nogp/report.md" "plots skipped: /nonexistent/gnuplot not found"'
+
+# A teardown_file failure: bats writes it into the last test's <failure>;
+# the test passed, the run has an error.
+c=$tmp/teardown
+junit "$c" "$fx/teardown-fails.bats" || echo "# bats made no JUnit for $c"
+printf 'driver=virtio_balloon\nkernel=6.12\n' >"$c/meta"
+check "a failed teardown_file is an error of the run, its test still passes" \
+	eval 'status 0 "$MKREPORT" --vmm qemu --out "$tmp/td" "$c" && has "$tmp/td/summary.txt" "qemu: 1 conform, 0 deviate, 0 not offered, 1 error (1 clause" &&
+	      has "$tmp/td/report.md" "teardown_file failed"'
+
+# A JUnit file cut short (bats still writing it): an error, not a crash.
+d=$tmp/cut
+mkdir -p "$d/junit" && cp "$b/meta" "$d/meta"
+head -c 300 "$b/junit/report.xml" >"$d/junit/report.xml"
+cp "$b/junit/report.xml" "$d/junit/whole.xml"
+check "a JUnit file cut short is an error of the run, the others still count" \
+	eval 'status 0 "$MKREPORT" --vmm kvmtool --out "$tmp/cutout" "$d" && has "$tmp/cutout/summary.txt" "1 error (" &&
+	      has "$tmp/cutout/summary.txt" "kvmtool: 9 conform, 0 deviate, 7 not offered, 1 not run" && has "$tmp/cutout/report.md" "the runner must wait for it"'
+
+# JUnit from another producer: <error>, a skip's reason as an attribute.
+e=$tmp/other
+mkdir -p "$e/junit" && cp "$fx/other-producer.xml" "$e/junit/" && printf 'driver=virtio_balloon\nkernel=6.12\n' >"$e/meta"
+check "another producer's JUnit: <error> is an error, not a pass; a skip's message attribute is its reason" \
+	eval 'status 0 "$MKREPORT" --vmm qemu --out "$tmp/otherout" "$e" &&
+	      has "$tmp/otherout/summary.txt" "qemu: 0 conform, 0 deviate, 1 not offered, 1 in error (2 clauses" &&
+	      row_is "$tmp/otherout/report.md" R-19 "| R-19 | error | **error (1 of 2)** |" &&
+	      row_is "$tmp/otherout/report.md" D-14 "| D-14 | not offered | skip: qemu does not offer free_page_hint |"'
+
+# Bad usage: exit 2 with one line.
+mkdir -p "$tmp/nometa/junit" "$tmp/nojunit" "$tmp/badmeta"
+cp "$a/junit/report.xml" "$tmp/nometa/junit/"
+cp "$a/meta" "$tmp/nojunit/meta"
+cp -r "$a/junit" "$tmp/badmeta/" && printf 'driver=virtio_balloon\nthis is not a key value line\n' >"$tmp/badmeta/meta"
+check "bad usage: no RUNDIR, exit 2 with one line" status 2 "$MKREPORT" --vmm kvmtool --out "$tmp/o"
+check "bad usage: no --vmm, exit 2 with one line" status 2 "$MKREPORT" --out "$tmp/o" "$a"
+check "bad usage: a RUNDIR that does not exist, exit 2 naming it" \
+	eval 'status 2 "$MKREPORT" --vmm kvmtool --out "$tmp/o" "$a" "$tmp/nothere" && has "$tmp/stderr" "$tmp/nothere: no such run directory"'
+check "bad usage: a RUNDIR without meta, exit 2" \
+	eval 'status 2 "$MKREPORT" --vmm kvmtool --out "$tmp/o" "$tmp/nometa" && has "$tmp/stderr" "meta"'
+check "bad usage: an unreadable meta, exit 2" \
+	eval 'status 2 "$MKREPORT" --vmm kvmtool --out "$tmp/o" "$tmp/badmeta" && has "$tmp/stderr" "badmeta/meta:2"'
+check "bad usage: a RUNDIR without junit/*.xml, exit 2" \
+	eval 'status 2 "$MKREPORT" --vmm kvmtool --out "$tmp/o" "$tmp/nojunit" && has "$tmp/stderr" "junit"'
+check "bad usage writes no report" eval '[ ! -e "$tmp/o/report.md" ]'
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
