@@ -3,25 +3,42 @@
 #   make deps         install what's missing from Debian's archive (as root)
 #   make check        unit tests + the bats suite against every VMM, TAP out
 #   make demo         boot a guest, balloon it, show the host's RSS drop
+#   make demo-auto    ballast-vmm's auto-ballooning, squeezed by a memory hog
+#                     in the test host, told as it happens
 #   make images       guest and test-host kernels and initramfs images
+#   make images-all   also the 6.12 guest (GUEST_KERNELS="cloud generic 6.12")
 #   make vmm          ballast-vmm and its unit tests (build/vmm/)
 #   make guest        ballast.ko and the in-guest tests (build/guest*/)
+#   make sanitize     ballast-vmm's unit tests under ASan + UBSan (build/vmm-asan/)
+#   make hardening    that ballast-vmm serving live guests (boot, balloon and
+#                     api-socket suites); any sanitizer report fails it
+#   make fuzz         every libFuzzer target for FUZZ_SECONDS (10) each, FUZZ_JOBS
+#                     (1) workers each (build/fuzz/); fails on any finding
+#   make kvmtool      lkvm from KVMTOOL_SRC (a kvmtool tree or tarball) into
+#                     build/peers/kvmtool/
+#   make bench        ballast-vmm against QEMU, nested, in one run: inflate,
+#                     deflate, boot, reporting, cost per GiB (bench/README.md);
+#                     REPS, BENCH_SIZES, BENCH_QUICK=1 (build/bench/)
+#   make conformance VMM=NAME   every suite for NAME under both drivers and
+#                     every guest kernel built; the verdict in build/report/NAME/
 #
-# Variables: FLAVOUR, KERNEL, MODROOT, KDIR (images/images.mk),
-# VMMS (the VMMs `check` runs the suite against), MODULE_VMMS (those that
-# also run module.bats with ballast.ko), BALLAST_TEST_HOST
-# (direct|nested|auto: where KVM-only VMMs run), V=1 (show commands).
+# Variables: FLAVOUR, KERNEL, MODROOT, KDIR, GUEST_KERNELS (images/images.mk),
+# VMMS and SMOKE_VMMS (the VMMs `check` runs the suite against, and those it
+# only boots; one that cannot run here is skipped), KVMTOOL_SRC, CONFORMANCE_DRIVERS and CONFORMANCE_KERNELS
+# (selftests/conformance.sh), BALLAST_TEST_HOST (direct|nested|auto: where
+# KVM-only VMMs run), V=1 (show commands).
 
 BUILD := $(CURDIR)/build
 AGENT_BIN := $(BUILD)/bin/ballast-agent
 VMMS ?= qemu ballast-vmm
-MODULE_VMMS ?= qemu
+SMOKE_VMMS ?= kvmtool
+KVMTOOL_SRC ?=
 
 ifneq ($(V),1)
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all deps vmm guest check demo clean FORCE
+.PHONY: all deps vmm vmm-asan sanitize hardening bench bench-tools fuzz-targets fuzz guest check conformance kvmtool suite-deps demo demo-auto clean FORCE
 all: guest images vmm
 
 include images/images.mk
@@ -40,20 +57,70 @@ $(AGENT_BIN): $(wildcard selftests/agent/*.c selftests/agent/*.h)
 vmm:
 	@$(MAKE) -C vmm O=$(BUILD)/vmm
 
+# The same VMM and unit tests with ASan + UBSan, in their own directory. gcc,
+# the project's compiler, so that the warnings are the usual ones; any
+# sanitizer report aborts the test that made it.
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+vmm-asan:
+	@$(MAKE) -C vmm O=$(BUILD)/vmm-asan CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)"
+
+sanitize: vmm-asan
+	@$(MAKE) -C vmm O=$(BUILD)/vmm-asan CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" test
+
+FUZZ_SECONDS ?= 10
+FUZZ_JOBS ?= 1
+fuzz-targets:
+	@$(MAKE) -C vmm/fuzz O=$(BUILD)/fuzz
+
+fuzz: fuzz-targets
+	@vmm/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_JOBS)
+
 # What goes into the guest besides the stock kernel: ballast.ko and the
 # in-guest tests. Built before the image, which picks up what is there.
-guest: $(GUEST_KERNEL_STAMP)
-	@$(MAKE) -C guest-module FLAVOUR=$(FLAVOUR) KDIR=$(KDIR) O=$(BUILD)/guest-module/$(FLAVOUR)
+# ballast.ko for each guest image's kernel (GUEST_KERNELS and generic)
+# against its own headers, then for the default image (last: a KDIR given on
+# the command line wins).
+guest: $(GUEST_KERNEL_STAMP) $(foreach k,$(GUEST_IMAGE_KERNELS),$(BUILD)/kernel/$(k)/kver)
+	@$(foreach k,$(GUEST_IMAGE_KERNELS),$(MAKE) -C guest-module FLAVOUR=$(k) O=$(BUILD)/guest-module/$(k) &&) true
+	@$(MAKE) -C guest-module FLAVOUR=$(FLAVOUR) KDIR=$(KDIR) O=$(GUEST_MODULE)
 	@$(MAKE) -C selftests/guest OUT=$(BUILD)/guest/bin
 
-check: .deps-ok
+# kvmtool is built from a source the user names, never carried here.
+kvmtool:
+	@ci/build-kvmtool.sh "$(KVMTOOL_SRC)" $(BUILD)/peers/kvmtool
+
+# What check and conformance need built; kvmtool only when a source is named.
+suite-deps: .deps-ok
 	@$(MAKE) guest
 	@$(MAKE) images vmm
-	@VMMS="$(VMMS)" MODULE_VMMS="$(MODULE_VMMS)" BUILD=$(BUILD) selftests/run.sh
+	@$(if $(KVMTOOL_SRC),$(MAKE) kvmtool,true)
+
+check: suite-deps
+	@$(MAKE) vmm-asan fuzz-targets bench-tools
+	@VMMS="$(VMMS)" SMOKE_VMMS="$(SMOKE_VMMS)" BUILD=$(BUILD) selftests/run.sh
+
+# The sampler that runs inside the test host, and its unit test.
+bench-tools:
+	@$(MAKE) -C bench O=$(BUILD)/bench
+
+bench: suite-deps bench-tools
+	@BUILD=$(BUILD) bench/run.sh
+
+hardening: suite-deps
+	@$(MAKE) vmm-asan
+	@BUILD=$(BUILD) selftests/hardening.sh
+
+conformance: suite-deps
+	@test -n "$(VMM)" || { echo "make conformance: name the VMM, e.g. VMM=qemu (adapters: $(notdir $(basename $(wildcard selftests/bats/adapters/*.bash))))" >&2; exit 2; }
+	@BUILD=$(BUILD) selftests/conformance.sh $(VMM)
 
 demo: .deps-ok
 	@$(MAKE) images
 	@BUILD=$(BUILD) ci/demo.sh
+
+demo-auto: .deps-ok
+	@$(MAKE) images vmm
+	@BUILD=$(BUILD) ci/demo-auto.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -20,14 +20,12 @@ echo "  the VMM (pid $pid) now holds $((before / 1024)) MiB of host memory."
 
 echo "Asking for a $balloon MiB balloon..."
 start=$SECONDS
-vmm_balloon_set "$balloon"
-wait_until 120 vm_balloon_is "$balloon"
+vm_resize "$balloon" 120
 echo "  the guest handed $balloon MiB over in $((SECONDS - start))s;" \
 	"it now sees $(($(vm_meminfo MemTotal) / 1024)) MiB of RAM."
 after=$(rss_kib "$pid")
 echo "  the VMM now holds $((after / 1024)) MiB: the host got $(((before - after) / 1024)) MiB back."
 
 echo "Deflating the balloon..."
-vmm_balloon_set 0
-wait_until 120 vm_balloon_is 0
+vm_resize 0 120
 echo "  the guest sees $(($(vm_meminfo MemTotal) / 1024)) MiB of RAM again."

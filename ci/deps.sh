@@ -8,7 +8,14 @@ set -euo pipefail
 # the guests' userland; cpio and kmod pack initramfs images and resolve module
 # dependencies; gcc, libc6-dev and linux-libc-dev (KVM's uapi) build
 # ballast-vmm, the agent and the in-guest programs; libelf-dev and bc are
-# what an out-of-tree kbuild of ballast.ko needs.
+# what an out-of-tree kbuild of ballast.ko needs. libjansson-dev decodes the
+# control socket's JSON (strict: duplicate keys refused, errors with line
+# and column) instead of a parser of our own. clang-14 with
+# libclang-rt-14-dev (libFuzzer, ASan, UBSan runtimes) and llvm-14
+# (llvm-symbolizer for readable reports) build `make fuzz` and `make sanitize`.
+# python3 runs the conformance report generator (selftests/report/mkreport.py,
+# standard library only), gnuplot-nox draws its resize plots as SVG, and
+# yamllint checks the CI jobs VMM projects copy (selftests/lint.sh).
 packages=(
 	qemu-system-x86
 	busybox-static
@@ -17,7 +24,10 @@ packages=(
 	jq socat
 	gcc make libc6-dev linux-libc-dev
 	libelf-dev bc
+	libjansson-dev
+	clang-14 libclang-rt-14-dev llvm-14
 	procps xz-utils ca-certificates
+	python3 gnuplot-nox yamllint
 )
 
 missing=()

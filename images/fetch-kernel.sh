@@ -3,22 +3,30 @@
 # unpack it under a build directory, so nothing is installed into the host's
 # /boot or /lib/modules.
 #
-#   fetch-kernel.sh FLAVOUR OUTDIR      FLAVOUR: generic | cloud
+#   fetch-kernel.sh FLAVOUR OUTDIR      FLAVOUR: generic | cloud | 6.12
+#
+# generic and cloud are Debian 12's own 6.1 kernels; 6.12 is the newest
+# linux-image-6.12.*+deb12-amd64 ABI bookworm carries (a second generation of
+# the virtio_balloon driver). Its image is taken as the -unsigned package:
+# the same kernel without the Secure Boot signature, which a VMM ignores.
 #
 # Leaves OUTDIR/vmlinuz, OUTDIR/kver, OUTDIR/lib/modules/KVER (with depmod
 # run) and OUTDIR/build (the headers, ready for an out-of-tree kbuild).
 set -euo pipefail
 
-flavour=${1:?usage: fetch-kernel.sh generic|cloud OUTDIR}
-out=${2:?usage: fetch-kernel.sh generic|cloud OUTDIR}
+flavour=${1:?usage: fetch-kernel.sh generic|cloud|6.12 OUTDIR}
+out=${2:?usage: fetch-kernel.sh generic|cloud|6.12 OUTDIR}
 
+suffix=
 case $flavour in
 generic) meta=linux-image-amd64 ;;
 cloud)   meta=linux-image-cloud-amd64 ;;
-*) echo "fetch-kernel.sh: unknown flavour '$flavour' (generic or cloud)" >&2; exit 2 ;;
+6.12)    meta=linux-image-6.12-amd64 suffix=-unsigned ;;
+*) echo "fetch-kernel.sh: unknown flavour '$flavour' (generic, cloud or 6.12)" >&2; exit 2 ;;
 esac
 
-# The meta package names the current ABI, e.g. linux-image-6.1.0-56-cloud-amd64.
+# The meta package names the current ABI, e.g. linux-image-6.1.0-56-cloud-amd64
+# or linux-image-6.12.117+deb12-amd64 (the newest apt knows).
 image_of() { apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}'; }
 image=$(image_of)
 # A fresh machine may have empty package lists.
@@ -30,13 +38,20 @@ if [ -z "$image" ]; then
 	exit 2
 fi
 kver=${image#linux-image-}
-abi=${kver%-amd64}; abi=${abi%-cloud}		# 6.1.0-56
-series=$(echo "$abi" | cut -d. -f1,2)		# 6.1
+
+# The headers name the -common headers and the kbuild they need; their names
+# differ between series (linux-kbuild-6.1 against linux-kbuild-6.12.117+deb12),
+# so take them from the package rather than spelling them out.
+deps=$(apt-cache depends "linux-headers-$kver" 2>/dev/null |
+	awk '/Depends: linux-(headers-.*-common|kbuild-)/ {print $2}')
+[ "$(echo "$deps" | wc -w)" -eq 2 ] ||
+	{ echo "fetch-kernel.sh: linux-headers-$kver: expected a -common and a kbuild dependency, got '$deps'" >&2; exit 2; }
 
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp/debs"
+# shellcheck disable=SC2086 # $deps is two package names
 (cd "$out.tmp/debs" && apt-get download -q \
-	"$image" "linux-headers-$kver" "linux-headers-$abi-common" "linux-kbuild-$series" \
+	"$image$suffix" "linux-headers-$kver" $deps \
 	2> >(grep -v 'unsandboxed' >&2))
 for deb in "$out.tmp"/debs/*.deb; do
 	dpkg-deb -x "$deb" "$out.tmp/root"

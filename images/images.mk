@@ -1,36 +1,58 @@
 # Guest kernel and initramfs, test-host kernel and initramfs: all built from
 # Debian packages under build/, nothing installed into the host's /boot.
 #
-#   FLAVOUR=cloud|generic   the Debian kernel the guest boots (default cloud:
-#                           it boots 2.4x faster; see README)
+#   FLAVOUR=cloud|generic   the Debian kernel the default guest image
+#                           (build/images/) boots (default cloud: it boots
+#                           2.4x faster; see README)
 #   KERNEL=/path/bzImage    boot this kernel instead; its modules are taken
 #   MODROOT=/               from MODROOT/lib/modules/<its version>
 #   KDIR=/path/to/headers   build ballast.ko against these headers
+#   GUEST_KERNELS=...       the guest images build/images/<name>/ to build,
+#                           each with ballast.ko built against its headers:
+#                           cloud, generic, 6.12 (default: cloud generic;
+#                           6.12 is a 124 MB download, `make images-all`)
+#
+# The harness boots build/images/ unless GUEST_KERNEL=<name> picks one of
+# build/images/<name>/ (selftests/bats/helpers/vm.bash, images/README.md).
 
 FLAVOUR ?= cloud
+ALL_GUEST_KERNELS := cloud generic 6.12
+GUEST_KERNELS ?= cloud generic
+$(foreach k,$(GUEST_KERNELS),$(if $(filter $(k),$(ALL_GUEST_KERNELS)),,\
+	$(error GUEST_KERNELS: unknown guest kernel '$(k)' (one of: $(ALL_GUEST_KERNELS)))))
+# generic is always among them: poison.bats boots it (see below).
+GUEST_IMAGE_KERNELS := $(sort generic $(GUEST_KERNELS))
 KERNEL_DIR := $(BUILD)/kernel/$(FLAVOUR)
 TESTHOST_KERNEL_DIR := $(BUILD)/kernel/generic
 IMAGES := $(BUILD)/images
 
+# GUEST_MODULE: where the default image's ballast.ko is built. A KERNEL of
+# one's own gets a directory of its own, so that the module built against it
+# never lands in build/images/$(FLAVOUR)/.
 ifdef KERNEL
 GUEST_KVER := $(shell images/kver-of.sh $(KERNEL))
 MODROOT ?= /
 KDIR ?= /lib/modules/$(GUEST_KVER)/build
 GUEST_KERNEL_STAMP := $(KERNEL)
+GUEST_MODULE := $(BUILD)/guest-module/kernel
 else
 KERNEL := $(KERNEL_DIR)/vmlinuz
 MODROOT := $(KERNEL_DIR)/root
 KDIR ?= $(KERNEL_DIR)/build
 GUEST_KERNEL_STAMP := $(KERNEL_DIR)/kver
 GUEST_KVER = $(shell cat $(KERNEL_DIR)/kver)
+GUEST_MODULE := $(BUILD)/guest-module/$(FLAVOUR)
 endif
 
 $(BUILD)/kernel/%/kver: images/fetch-kernel.sh
 	images/fetch-kernel.sh $* $(BUILD)/kernel/$*
+# Reached through the per-kernel image rule below, kver would count as an
+# intermediate file, which make deletes after the build.
+.PRECIOUS: $(BUILD)/kernel/%/kver
 
 # Files the guest gets besides busybox and modules: the agent, and whatever
 # guest-module/ and selftests/guest/ have built.
-GUEST_EXTRA = $(wildcard $(BUILD)/guest/bin/* $(BUILD)/guest-module/$(FLAVOUR)/*.ko)
+GUEST_EXTRA = $(wildcard $(BUILD)/guest/bin/* $(GUEST_MODULE)/*.ko)
 
 # Which kernel the image was built for: rebuilt when FLAVOUR or KERNEL change.
 $(IMAGES)/guest.config: FORCE
@@ -43,25 +65,40 @@ define guest_initramfs
 images/mkinitramfs.sh -r $(2) -v $(3) -i images/guest-init.sh -o $(1) \
 	-m virtio_pci -m virtio_balloon -a $(AGENT_BIN):/bin \
 	$(if $(wildcard $(BUILD)/guest/bin),-a $(BUILD)/guest/bin:/bin) \
-	$(if $(wildcard $(4)),-a $(4):/lib/ballast)
+	$(if $(wildcard $(4)),-a $(4):/lib/ballast) \
+	$(if $(wildcard $(dir $(4))ballast_peek.ko),-a $(dir $(4))ballast_peek.ko:/lib/ballast)
 endef
 
 $(IMAGES)/guest.cpio.gz: $(IMAGES)/guest.config $(GUEST_KERNEL_STAMP) images/mkinitramfs.sh images/guest-init.sh \
 		$(AGENT_BIN) $(GUEST_EXTRA)
 	@mkdir -p $(IMAGES)
-	$(call guest_initramfs,$@,$(MODROOT),$(GUEST_KVER),$(BUILD)/guest-module/$(FLAVOUR)/ballast.ko)
+	$(call guest_initramfs,$@,$(MODROOT),$(GUEST_KVER),$(GUEST_MODULE)/ballast.ko)
 	ln -sf $(KERNEL) $(IMAGES)/vmlinuz
 	echo $(GUEST_KVER) > $(IMAGES)/kver
 
-# The same guest on Debian's generic kernel, whatever FLAVOUR is: it has
-# CONFIG_PAGE_POISONING (the cloud kernel has not), which poison.bats needs.
-# The test host fetches this kernel anyway.
-GENERIC_GUEST := $(IMAGES)/generic
-$(GENERIC_GUEST)/guest.cpio.gz: $(TESTHOST_KERNEL_DIR)/kver images/mkinitramfs.sh images/guest-init.sh \
-		$(AGENT_BIN) $(wildcard $(BUILD)/guest/bin/*)
-	@mkdir -p $(GENERIC_GUEST)
-	$(call guest_initramfs,$@,$(TESTHOST_KERNEL_DIR)/root,$$(cat $(TESTHOST_KERNEL_DIR)/kver),)
-	ln -sf $(TESTHOST_KERNEL_DIR)/vmlinuz $(GENERIC_GUEST)/vmlinuz
+# One guest image per Debian kernel, build/images/<name>/ (vmlinuz, kver,
+# guest.cpio.gz with the ballast.ko built against that kernel's headers),
+# whatever FLAVOUR is. generic is always built: it has CONFIG_PAGE_POISONING
+# (the cloud kernel has not), which poison.bats needs, and the test host
+# boots that kernel anyway.
+$(IMAGES)/%/guest.cpio.gz: $(BUILD)/kernel/%/kver images/mkinitramfs.sh images/guest-init.sh \
+		$(AGENT_BIN) $(wildcard $(BUILD)/guest/bin/*) $(IMAGES)/%/ko.stamp
+	@mkdir -p $(@D)
+	$(call guest_initramfs,$@,$(BUILD)/kernel/$*/root,$$(cat $(BUILD)/kernel/$*/kver),$(BUILD)/guest-module/$*/ballast.ko)
+	ln -sf $(BUILD)/kernel/$*/vmlinuz $(@D)/vmlinuz
+	cp $(BUILD)/kernel/$*/kver $(@D)/kver
+
+# Size and time of the image's modules (ballast.ko, ballast_peek.ko; empty
+# without them), rewritten only when they change: the image follows its
+# modules even in `make guest images`, where make would still see them as
+# they were before `guest` built them (directory contents are cached from
+# reading the makefile).
+$(IMAGES)/%/ko.stamp: FORCE
+	@mkdir -p $(@D)
+	@kos="$(BUILD)/guest-module/$*/ballast.ko $(BUILD)/guest-module/$*/ballast_peek.ko"; \
+	for ko in $$kos; do [ ! -f $$ko ] || stat -c '%n %s %Y' $$ko; done | cmp -s - $@ || \
+		for ko in $$kos; do [ ! -f $$ko ] || stat -c '%n %s %Y' $$ko; done > $@
+.PRECIOUS: $(IMAGES)/%/ko.stamp
 
 $(IMAGES)/testhost.cpio.gz: $(TESTHOST_KERNEL_DIR)/kver images/mkinitramfs.sh images/testhost-init.sh
 	@mkdir -p $(IMAGES)
@@ -70,5 +107,11 @@ $(IMAGES)/testhost.cpio.gz: $(TESTHOST_KERNEL_DIR)/kver images/mkinitramfs.sh im
 		-m kvm_amd -m 9p -m 9pnet_virtio -m virtio_pci -m virtio_console
 	ln -sf $(TESTHOST_KERNEL_DIR)/vmlinuz $(IMAGES)/testhost-vmlinuz
 
-.PHONY: images
-images: $(IMAGES)/guest.cpio.gz $(GENERIC_GUEST)/guest.cpio.gz $(IMAGES)/testhost.cpio.gz
+GUEST_IMAGES := $(foreach k,$(GUEST_IMAGE_KERNELS),$(IMAGES)/$(k)/guest.cpio.gz)
+
+.PHONY: images images-all
+images: $(IMAGES)/guest.cpio.gz $(GUEST_IMAGES) $(IMAGES)/testhost.cpio.gz
+
+# Every guest kernel, each image with its ballast.ko.
+images-all:
+	@$(MAKE) guest images GUEST_KERNELS="$(ALL_GUEST_KERNELS)"

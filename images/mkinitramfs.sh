@@ -6,8 +6,10 @@
 # The modules come from MODROOT/lib/modules/KVER (MODROOT is / for the
 # host's own kernels, or a directory fetch-kernel.sh unpacked). Each -m module is resolved with its dependencies by modprobe
 # itself, so no list of .ko files is kept by hand; the load order lands in
-# /etc/modules.load, one insmod path per line. -a copies a file or every file
-# in a directory (a missing source is an error).
+# /etc/modules.load, one insmod path per line. Compressed modules (Debian's
+# 6.12 ships .ko.xz) are stored decompressed as .ko, so /init and the tests
+# see the same names on every kernel and busybox needs no decompressor. -a
+# copies a file or every file in a directory (a missing source is an error).
 set -euo pipefail
 
 die() { echo "mkinitramfs.sh: $*" >&2; exit 2; }
@@ -31,6 +33,16 @@ done
 busybox=/bin/busybox	# busybox-static's: the initramfs has no libc
 [ -x "$busybox" ] || die "$busybox not found (package busybox-static)"
 modroot=$(realpath "$modroot")
+
+# copy_module SRC DST: DST is SRC, decompressed when SRC is.
+copy_module() {
+	case $1 in
+	*.ko.xz) xz -dc "$1" > "$2" ;;
+	*.ko.zst) zstd -qdc "$1" > "$2" ;;
+	*.ko.gz) gzip -dc "$1" > "$2" ;;
+	*) cp "$1" "$2" ;;
+	esac
+}
 stage=$(mktemp -d "${out}.stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
@@ -45,9 +57,10 @@ for m in "${mods[@]}"; do
 	while read -r verb path _; do
 		[ "$verb" = insmod ] || continue	# "builtin X" needs nothing
 		rel=${path#"${modroot%/}"}
+		rel=${rel%.xz}; rel=${rel%.zst}; rel=${rel%.gz}
 		grep -qxF "$rel" "$stage/etc/modules.load" && continue
 		mkdir -p "$stage$(dirname "$rel")"
-		cp "$path" "$stage$rel"
+		copy_module "$path" "$stage$rel"
 		echo "$rel" >> "$stage/etc/modules.load"
 	done < "$stage/deps"
 done

@@ -10,6 +10,9 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# Every sysrq key, so a post-mortem can have the kernel list its blocked and
+# running tasks over the emulated keyboard (testhost_postmortem).
+echo 1 >/proc/sys/kernel/sysrq
 
 while read -r ko; do
 	insmod "$ko" || echo "testhost-init: insmod $ko failed"
@@ -22,6 +25,8 @@ mount -t proc proc $root/proc
 mount -t sysfs sysfs $root/sys
 mount -t devtmpfs devtmpfs $root/dev
 mkdir -p $root/dev/pts 2>/dev/null
+# Ptys for VMMs that want a terminal or put a UART on one (kvmtool).
+mount -t devpts -o ptmxmode=0666 devpts $root/dev/pts
 mount -t tmpfs tmpfs $root/tmp
 mount -t tmpfs tmpfs $root/run
 
@@ -48,7 +53,12 @@ for p in /sys/class/virtio-ports/*; do
 done
 
 kvm=no
-[ -c /dev/kvm ] && kvm=yes
+if [ -c /dev/kvm ]; then
+	kvm=yes
+	# One VM held for good: KVM's static keys then never flip (and the
+	# kernel never patches its text) as VMMs come and go. Why: hold.c.
+	chroot $root "$agent" hold-kvm &
+fi
 echo "testhost-init: ready after $(cut -d' ' -f1 /proc/uptime)s, /dev/kvm: $kvm, agent on $port"
 while :; do
 	chroot $root "$agent" serve "$port"
