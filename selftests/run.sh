@@ -18,6 +18,8 @@
 #   INTEGRITY_CYCLES=10       integrity.bats' inflate/deflate cycles (20 in
 #                             `make conformance`)
 #   BALLAST_TEST_HOST         direct|nested|auto, where KVM-only VMMs run
+#   SUITE_TIMEOUT=1800        seconds a suite may run before it is ended
+#                             and counted as a failure
 #
 # A VMM that cannot run here (no binary) is one skip. The VMMs that run on
 # this machine (QEMU under TCG: one core) start first and run beside
@@ -30,7 +32,6 @@ VMMS=${VMMS:-qemu}
 SMOKE_VMMS=${SMOKE_VMMS:-}
 OWN_SUITES=${OWN_SUITES-}
 export INTEGRITY_CYCLES=${INTEGRITY_CYCLES:-10}
-export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-600}
 export BALLAST_BUILD=$BUILD BALLAST_ROOT=$PWD
 
 case ${BALLAST_TEST_HOST:-auto} in
@@ -47,14 +48,27 @@ trap 'testhost_stop 2>/dev/null; rm -rf "$work"' EXIT
 
 # run_suite NAME COMMAND...: run a TAP producer, echo its output, add its
 # counts to $counts. A producer that fails without a failing test line (it
-# crashed, or bailed out) counts as one failure.
+# crashed, or bailed out) counts as one failure. The producer writes to a
+# file, not a pipe: a process it leaves behind holding its stdout (bats'
+# per-test countdown can orphan a `sleep`) cannot keep us waiting for an
+# end of file. It runs in a session of its own, so that after
+# SUITE_TIMEOUT seconds the watchdog can show what is still running and
+# end all of it.
 run_suite() {
-	local name=$1 rc p f s start=$SECONDS log
+	local name=$1 rc p f s start=$SECONDS log sid tail_pid dog
 	shift
 	log=$(mktemp "$work/log.XXXXXX")
 	echo "# suite: $name"
-	"$@" 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
+	setsid "$@" >"$log" 2>&1 &
+	sid=$!
+	tail -n +1 --pid="$sid" -f "$log" &
+	tail_pid=$!
+	suite_watchdog "$name" "$sid" "$log" >/dev/null 2>&1 3>&- &
+	dog=$!
+	wait "$sid"
+	rc=$?
+	pkill -P "$dog" sleep
+	wait "$tail_pid" "$dog" 2>/dev/null
 	p=$(grep -Ec '^ok ' "$log")
 	s=$(grep -Ec '^ok .*# (skip|SKIP)' "$log")
 	f=$(grep -Ec '^not ok ' "$log")
@@ -64,6 +78,20 @@ run_suite() {
 	fi
 	echo "$((p - s)) $f $s" >>"$counts"
 	echo "# suite $name: $((p - s)) passed, $f failed, $s skipped in $((SECONDS - start))s"
+}
+
+# suite_watchdog NAME SID LOG: after SUITE_TIMEOUT seconds, record what
+# the suite's session still runs (the evidence of a hang), then end it.
+suite_watchdog() {
+	local name=$1 sid=$2 log=$3
+	sleep "${SUITE_TIMEOUT:-1800}" || return
+	{
+		echo "not ok - $name still running after ${SUITE_TIMEOUT:-1800}s (SUITE_TIMEOUT); its processes:"
+		ps -s "$sid" -o pid,ppid,etimes,stat,args --forest | sed 's/^/# /'
+	} >>"$log"
+	pkill -TERM -s "$sid"
+	sleep 10
+	pkill -KILL -s "$sid"
 }
 
 # where_of VMM: where its suites run (direct or nested).
