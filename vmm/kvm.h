@@ -8,6 +8,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdio.h>
 
 #include "bus.h"
 #include "compiler.h"
@@ -55,6 +56,9 @@ struct kvm {
 	int exit_status;		/* -1 while running */
 	/* Set by the console once it printed "Kernel panic - not syncing". */
 	volatile bool guest_panicked;
+	/* What a device can say after the guest died on its own (main.c). */
+	void (*postmortem)(void *opaque, FILE *f);
+	void *postmortem_opaque;
 
 	/* kvm_pause_vcpus(): vCPUs park at the top of their loop. */
 	pthread_mutex_t pause_lock;

@@ -115,6 +115,12 @@ static const struct balloon_dirty_ops vm_dirty_ops = {
 	.resume = vm_resume,
 };
 
+/* After a guest died on its own: what the balloon knows (fatal exits). */
+static void vm_balloon_postmortem(void *opaque, FILE *f)
+{
+	balloon_postmortem(opaque, f);
+}
+
 /*
  * ===== Devices on the PCI bus =====
  * The one place where virtio devices are created and put on the bus. The
@@ -137,6 +143,8 @@ static int vm_add_devices(struct vm *vm)
 		ret = balloon_auto_start(vm->balloon, vm->kvm.loop, err, sizeof(err));
 		if (ret)
 			return ret;
+		vm->kvm.postmortem = vm_balloon_postmortem;
+		vm->kvm.postmortem_opaque = vm->balloon;
 		ret = virtio_pci_create(&vm->kvm, vm->balloon);
 		if (ret) {
 			snprintf(err, sizeof(err), "cannot put the balloon on PCI: %s",

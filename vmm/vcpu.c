@@ -311,6 +311,8 @@ static void fatal_exit(struct vcpu *vcpu, const char *why)
 {
 	pr_err("vcpu%u: %s", vcpu->id, why);
 	vcpu_dump(vcpu, stderr);
+	if (vcpu->kvm->postmortem)
+		vcpu->kvm->postmortem(vcpu->kvm->postmortem_opaque, stderr);
 	kvm_request_exit(vcpu->kvm, 1);
 }
 
@@ -365,7 +367,8 @@ static void *vcpu_thread(void *arg)
 		case KVM_EXIT_INTR:
 			break;
 		case KVM_EXIT_SHUTDOWN:
-			fatal_exit(vcpu, "triple fault (KVM_EXIT_SHUTDOWN)");
+			/* On AMD, KVM has INIT the vCPU before it reports this. */
+			fatal_exit(vcpu, "triple fault (KVM_EXIT_SHUTDOWN; on AMD the registers are reset values)");
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
 			snprintf(why, sizeof(why), "VM entry failed, reason 0x%llx",

@@ -671,6 +671,43 @@ static void test_numbering(void)
 	       BIT(BALLOON_F_PAGE_REPORTING), "offered features follow the options");
 }
 
+static int fake_release(void *opaque, u64 gpa, u64 len)
+{
+	return guest_mem_release(opaque, gpa, len);
+}
+
+/* balloon_postmortem()'s line for the device as it is now. */
+static const char *postmortem_line(void)
+{
+	static char line[512];
+	FILE *f = fmemopen(line, sizeof(line), "w");
+
+	balloon_postmortem(vdev, f);
+	fclose(f);
+	return line;
+}
+
+static void test_postmortem(void)
+{
+	u8 *page;
+
+	start("", 0, SZ_4K, true);
+	balloon_set_release_fn(vdev, fake_release, &mem);
+	send_run(0, PAGES_PFN, 256);
+	tap_ok(!!strstr(postmortem_line(), ": 0 of 256 host pages in the balloon hold data"),
+	       "post-mortem: released pages read as zeroes, none written");
+	page = guest_mem_ptr(&mem, (u64)(PAGES_PFN + 7) << 12, SZ_4K);
+	page[100] = 0x5a;
+	tap_ok(strstr(postmortem_line(), ": 1 of 256 host pages") &&
+	       strstr(postmortem_line(), "first PFNs: 0x" ) &&
+	       strtoull(strstr(postmortem_line(), "first PFNs: ") + 12, NULL, 16) == PAGES_PFN + 7,
+	       "post-mortem: a ballooned page the guest wrote again is named");
+	send_run(1, PAGES_PFN + 7, 1);
+	tap_ok(!!strstr(postmortem_line(), ": 0 of 255 host pages"),
+	       "post-mortem: a deflated page may hold data");
+	printf("# %s", postmortem_line());
+}
+
 int main(void)
 {
 	tap_start();
@@ -686,6 +723,7 @@ int main(void)
 	test_hint_release();
 	test_reporting();
 	test_numbering();
+	test_postmortem();
 	balloon_destroy(vdev);
 	free(ram);
 	return tap_done();

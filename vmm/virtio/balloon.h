@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include <stdio.h>
+
 #include "../compiler.h"
 #include "../ioloop.h"
 #include "../memory.h"
@@ -156,6 +158,12 @@ bool balloon_get_stats(struct virtio_device *vdev, struct balloon_stats *st);
  */
 typedef int (*balloon_release_fn)(void *opaque, u64 gpa, u64 len);
 void balloon_set_release_fn(struct virtio_device *vdev, balloon_release_fn fn, void *opaque);
+
+/*
+ * After the guest died: how many released host pages in the balloon the
+ * guest wrote again, and the first of them, as one line on f.
+ */
+void balloon_postmortem(struct virtio_device *vdev, FILE *f);
 
 /* "must_tell_host", ... for bits 0..5; NULL for others. */
 const char *balloon_feature_name(unsigned int bit);

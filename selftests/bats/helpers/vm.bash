@@ -298,7 +298,7 @@ vm_wait_status() {
 # ran on says about it (OOM killer, a fatal signal).
 vm_gone_report() {
 	echo "the VMM (pid $(vm_pid 2>/dev/null)) is gone; its last output:"
-	where_sh "tail -n 8 $VM_RUNDIR/vmm.log" 2>&1
+	where_sh "tail -n 24 $VM_RUNDIR/vmm.log" 2>&1
 	echo "the guest console's last kernel complaint (Oops, BUG, panic, reboot):"
 	where_sh "grep -naE 'Oops|BUG|panic|Kernel|reboot|Call Trace|RIP' $VM_CONSOLE | tail -n 12" 2>&1
 	echo "what the kernel under the VMM says about it:"
