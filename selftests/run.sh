@@ -44,7 +44,16 @@ esac
 
 work=$(mktemp -d /tmp/ballast-run.XXXXXX)
 counts=$work/counts
-trap 'testhost_stop 2>/dev/null; rm -rf "$work"' EXIT
+# Suites run in sessions of their own (run_suite): end those still running
+# when we end, whatever ends us.
+stop_suites() {
+	local sid
+	[ -f "$work/sessions" ] || return 0
+	while read -r sid; do pkill -KILL -s "$sid" 2>/dev/null; done <"$work/sessions"
+}
+trap 'stop_suites; testhost_stop 2>/dev/null; rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # run_suite NAME COMMAND...: run a TAP producer, echo its output, add its
 # counts to $counts. A producer that fails without a failing test line (it
@@ -52,23 +61,31 @@ trap 'testhost_stop 2>/dev/null; rm -rf "$work"' EXIT
 # file, not a pipe: a process it leaves behind holding its stdout (bats'
 # per-test countdown can orphan a `sleep`) cannot keep us waiting for an
 # end of file. It runs in a session of its own, so that after
-# SUITE_TIMEOUT seconds the watchdog can show what is still running and
-# end all of it.
+# SUITE_TIMEOUT seconds we can show what is still running and end all of
+# it; whichever ends first, the suite or the timer, wakes us.
 run_suite() {
-	local name=$1 rc p f s start=$SECONDS log sid tail_pid dog
+	local name=$1 rc p f s start=$SECONDS log sid tail_pid dog ended
 	shift
 	log=$(mktemp "$work/log.XXXXXX")
 	echo "# suite: $name"
 	setsid "$@" >"$log" 2>&1 &
 	sid=$!
-	tail -n +1 --pid="$sid" -f "$log" &
+	echo "$sid" >>"$work/sessions"
+	tail -s 0.2 -n +1 --pid="$sid" -f "$log" &
 	tail_pid=$!
-	suite_watchdog "$name" "$sid" "$log" >/dev/null 2>&1 3>&- &
+	sleep "${SUITE_TIMEOUT:-1800}" 3>&- &
 	dog=$!
-	wait "$sid"
+	wait -n -p ended "$sid" "$dog"
 	rc=$?
-	pkill -P "$dog" sleep
-	wait "$tail_pid" "$dog" 2>/dev/null
+	if [ "$ended" = "$dog" ]; then
+		suite_stop "$name" "$sid" >>"$log"
+		wait "$sid"
+		rc=$?
+	else
+		kill "$dog" 2>/dev/null
+		wait "$dog"
+	fi
+	wait "$tail_pid"
 	p=$(grep -Ec '^ok ' "$log")
 	s=$(grep -Ec '^ok .*# (skip|SKIP)' "$log")
 	f=$(grep -Ec '^not ok ' "$log")
@@ -80,18 +97,14 @@ run_suite() {
 	echo "# suite $name: $((p - s)) passed, $f failed, $s skipped in $((SECONDS - start))s"
 }
 
-# suite_watchdog NAME SID LOG: after SUITE_TIMEOUT seconds, record what
-# the suite's session still runs (the evidence of a hang), then end it.
-suite_watchdog() {
-	local name=$1 sid=$2 log=$3
-	sleep "${SUITE_TIMEOUT:-1800}" || return
-	{
-		echo "not ok - $name still running after ${SUITE_TIMEOUT:-1800}s (SUITE_TIMEOUT); its processes:"
-		ps -s "$sid" -o pid,ppid,etimes,stat,args --forest | sed 's/^/# /'
-	} >>"$log"
-	pkill -TERM -s "$sid"
+# suite_stop NAME SID: the suite ran out of time: record what its session
+# still runs (the evidence of a hang), then end all of it.
+suite_stop() {
+	echo "not ok - $1 still running after ${SUITE_TIMEOUT:-1800}s (SUITE_TIMEOUT); its processes:"
+	ps -s "$2" -o pid,ppid,etimes,stat,args --forest | sed 's/^/# /'
+	pkill -TERM -s "$2"
 	sleep 10
-	pkill -KILL -s "$sid"
+	pkill -KILL -s "$2"
 }
 
 # where_of VMM: where its suites run (direct or nested).
