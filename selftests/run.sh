@@ -44,14 +44,33 @@ esac
 
 work=$(mktemp -d /tmp/ballast-run.XXXXXX)
 counts=$work/counts
+export BALLAST_VM_REGISTRY=$work/vms
 # Suites run in sessions of their own (run_suite): end those still running
-# when we end, whatever ends us.
-stop_suites() {
-	local sid
-	[ -f "$work/sessions" ] || return 0
-	while read -r sid; do pkill -KILL -s "$sid" 2>/dev/null; done <"$work/sessions"
+# when we end, whatever ends us. Only this shell cleans up: a child forked
+# for `cmd &` runs the traps it inherited if a signal reaches it before it
+# execs, and an early version of run_suite, which killed such a child at
+# once, had one remove $work under the running suites.
+cleanup() {
+	local sid dir pid
+	[ "$BASHPID" = "$$" ] || return 0
+	if [ -f "$work/sessions" ]; then
+		# INT first: bats then runs the teardowns that stop the VMs.
+		while read -r sid; do pkill -INT -s "$sid" 2>/dev/null; done <"$work/sessions"
+		for _ in $(seq 50); do
+			pgrep -s "$(paste -sd, "$work/sessions")" >/dev/null || break
+			sleep 0.2
+		done
+		while read -r sid; do pkill -KILL -s "$sid" 2>/dev/null; done <"$work/sessions"
+	fi
+	# The VMs those suites started here and had no time to stop.
+	[ -f "$BALLAST_VM_REGISTRY" ] && while read -r dir; do
+		pid=$(cat "$dir/wrapper.pid" 2>/dev/null) && kill -KILL -- "-$pid" 2>/dev/null
+		rm -rf "$dir"
+	done <"$BALLAST_VM_REGISTRY"
+	testhost_stop 2>/dev/null
+	rm -rf "$work"
 }
-trap 'stop_suites; testhost_stop 2>/dev/null; rm -rf "$work"' EXIT
+trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -62,9 +81,9 @@ trap 'exit 143' TERM
 # per-test countdown can orphan a `sleep`) cannot keep us waiting for an
 # end of file. It runs in a session of its own, so that after
 # SUITE_TIMEOUT seconds we can show what is still running and end all of
-# it; whichever ends first, the suite or the timer, wakes us.
+# it.
 run_suite() {
-	local name=$1 rc p f s start=$SECONDS log sid tail_pid dog ended
+	local name=$1 rc p f s start=$SECONDS log sid tail_pid deadline
 	shift
 	log=$(mktemp "$work/log.XXXXXX")
 	echo "# suite: $name"
@@ -73,18 +92,18 @@ run_suite() {
 	echo "$sid" >>"$work/sessions"
 	tail -s 0.2 -n +1 --pid="$sid" -f "$log" &
 	tail_pid=$!
-	sleep "${SUITE_TIMEOUT:-1800}" 3>&- &
-	dog=$!
-	wait -n -p ended "$sid" "$dog"
+	# Polled, not `wait -n`: that waits for the next job to end and may
+	# miss one that already has.
+	deadline=$((SECONDS + ${SUITE_TIMEOUT:-1800}))
+	while kill -0 "$sid" 2>/dev/null; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			suite_stop "$name" "$sid" >>"$log"
+			break
+		fi
+		sleep 0.2
+	done
+	wait "$sid"
 	rc=$?
-	if [ "$ended" = "$dog" ]; then
-		suite_stop "$name" "$sid" >>"$log"
-		wait "$sid"
-		rc=$?
-	else
-		kill "$dog" 2>/dev/null
-		wait "$dog"
-	fi
 	wait "$tail_pid"
 	p=$(grep -Ec '^ok ' "$log")
 	s=$(grep -Ec '^ok .*# (skip|SKIP)' "$log")
@@ -102,7 +121,7 @@ run_suite() {
 suite_stop() {
 	echo "not ok - $1 still running after ${SUITE_TIMEOUT:-1800}s (SUITE_TIMEOUT); its processes:"
 	ps -s "$2" -o pid,ppid,etimes,stat,args --forest | sed 's/^/# /'
-	pkill -TERM -s "$2"
+	pkill -INT -s "$2"
 	sleep 10
 	pkill -KILL -s "$2"
 }

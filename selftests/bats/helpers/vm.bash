@@ -110,6 +110,8 @@ vm_start() {
 # build/vm-postmortem/ for the post-mortem.
 vm_boot() {
 	local rc=0 keep
+	# selftests/run.sh ends the VMs of a run it was told to stop.
+	[ "$VM_WHERE" = nested ] || echo "$VM_RUNDIR" >>"${BALLAST_VM_REGISTRY:-/dev/null}"
 	vmm_start || { vm_console_tail >&2; return 1; }
 	vm_wait_agent || rc=$?
 	[ "$rc" -eq 3 ] || return "$rc"
