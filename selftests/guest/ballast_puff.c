@@ -23,8 +23,13 @@ TEST_F_TIMEOUT(bl, out_of_puff, 100)
 		       bl("num_pages"), bl("balloon_pages"));
 	n = bl("num_pages");
 	EXPECT_LT(bl("balloon_pages"), n);
-	/* actual is what the balloon holds, not the target. */
-	EXPECT_EQ(bl("balloon_pages"), bl("actual"));
+	/*
+	 * R-14: actual is what the balloon holds, not the target. The driver
+	 * writes it after each round and keeps retrying when out of puff, so
+	 * the two agree between rounds, not while a round's pages are acked.
+	 */
+	EXPECT_TRUE(WAIT_FOR(10, bl("balloon_pages") == bl("actual")))
+		TH_LOG("balloon %lld pages, actual %lld", bl("balloon_pages"), bl("actual"));
 	EXPECT_EQ(oom_kills_before, vmstat("oom_kill"));
 	EXPECT_EQ(err0, bl("device_errors"));
 	TH_LOG("target %lld MiB, reached %lld MiB, %lld allocation failures, MemFree %lld MiB",
