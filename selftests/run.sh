@@ -51,17 +51,9 @@ export BALLAST_VM_REGISTRY=$work/vms
 # execs, and an early version of run_suite, which killed such a child at
 # once, had one remove $work under the running suites.
 cleanup() {
-	local sid dir pid
+	local dir pid
 	[ "$BASHPID" = "$$" ] || return 0
-	if [ -f "$work/sessions" ]; then
-		# INT first: bats then runs the teardowns that stop the VMs.
-		while read -r sid; do pkill -INT -s "$sid" 2>/dev/null; done <"$work/sessions"
-		for _ in $(seq 50); do
-			pgrep -s "$(paste -sd, "$work/sessions")" >/dev/null || break
-			sleep 0.2
-		done
-		while read -r sid; do pkill -KILL -s "$sid" 2>/dev/null; done <"$work/sessions"
-	fi
+	[ -f "$work/sessions" ] && end_sessions "$(paste -sd, "$work/sessions")"
 	# The VMs those suites started here and had no time to stop.
 	[ -f "$BALLAST_VM_REGISTRY" ] && while read -r dir; do
 		pid=$(cat "$dir/wrapper.pid" 2>/dev/null) && kill -KILL -- "-$pid" 2>/dev/null
@@ -71,6 +63,17 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+
+# end_sessions SID[,SID...]: INT first (bats then runs the teardowns that
+# stop the VMs), KILL what is left after 10 s.
+end_sessions() {
+	pkill -INT -s "$1" 2>/dev/null
+	for _ in $(seq 50); do
+		pgrep -s "$1" >/dev/null || return 0
+		sleep 0.2
+	done
+	pkill -KILL -s "$1" 2>/dev/null
+}
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -121,9 +124,7 @@ run_suite() {
 suite_stop() {
 	echo "not ok - $1 still running after ${SUITE_TIMEOUT:-1800}s (SUITE_TIMEOUT); its processes:"
 	ps -s "$2" -o pid,ppid,etimes,stat,args --forest | sed 's/^/# /'
-	pkill -INT -s "$2"
-	sleep 10
-	pkill -KILL -s "$2"
+	end_sessions "$2"
 }
 
 # where_of VMM: where its suites run (direct or nested).
