@@ -7,6 +7,12 @@ BALLAST_BUILD=${BALLAST_BUILD:-$BALLAST_ROOT/build}
 AGENT=$BALLAST_BUILD/bin/ballast-agent
 VMM=${VMM:-qemu}
 
+# tap_comment LINE: a line for the reader: in bats' TAP stream when it
+# listens (fd 3), else on stderr.
+tap_comment() {
+	{ echo "$1" >&3; } 2>/dev/null || echo "$1" >&2
+}
+
 # shellcheck source=testhost.bash
 source "$BALLAST_ROOT/selftests/bats/helpers/testhost.bash"
 # shellcheck source=vm.bash

@@ -20,8 +20,23 @@ TESTHOST_MEM_MIB=${TESTHOST_MEM_MIB:-3072}
 TESTHOST_MAX_SECONDS=${TESTHOST_MAX_SECONDS:-1500}
 
 # testhost_start: boot a test host in $TH_DIR (a new directory unless
-# TH_DIR names one already) and wait for its agent.
+# TH_DIR names one already) and wait for its agent; one whose agent never
+# answers is kept for the post-mortem and replaced, once.
 testhost_start() {
+	local rc
+	testhost_boot && return 0
+	rc=$?
+	if [ "$rc" -eq 3 ]; then
+		tap_comment "# the test host did not come up; its post-mortem is in $BALLAST_BUILD/testhost-postmortem/; booting another"
+		testhost_boot && return 0
+	fi
+	testhost_stop
+	return 1
+}
+
+# testhost_boot: testhost_start's one try: 0 up, 3 the agent never
+# answered, 1 anything else.
+testhost_boot() {
 	local img=$BALLAST_BUILD/images shares= share_args=() dir i=0 start=$EPOCHREALTIME
 	# The test host hides its /tmp and /run under tmpfs: the project and
 	# build trees come in as shares of their own, at the same paths.
@@ -34,7 +49,7 @@ testhost_start() {
 	[ -n "${TH_DIR:-}" ] || TH_DIR=$(mktemp -d /tmp/ballast-th.XXXXXX)
 	export TH_DIR
 	mkdir -p "$TH_DIR"
-	rm -f "$TH_DIR"/*.sock "$TH_DIR"/*.log
+	rm -f "$TH_DIR"/*.sock "$TH_DIR"/*.log "$TH_DIR/postmortem.kept"
 	setsid timeout --kill-after=5 "$TESTHOST_MAX_SECONDS" \
 		qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m "$TESTHOST_MEM_MIB" \
 		-nodefaults -display none -no-reboot \
@@ -53,13 +68,12 @@ testhost_start() {
 	if ! "$AGENT" wait -t 120 "$TH_DIR/agent.sock"; then
 		echo "test host did not come up" >&2
 		testhost_postmortem "did not come up"
-		testhost_stop
-		return 1
+		stop_group "$(cat "$TH_DIR/wrapper.pid")"
+		return 3
 	fi
 	if ! th_sh "test -c /dev/kvm" >/dev/null; then
 		echo "test host has no /dev/kvm (kvm_amd did not load); its console:" >&2
 		tail -n 30 "$TH_DIR/console.log" >&2
-		testhost_stop
 		return 1
 	fi
 	# Measured, never asserted (fd 3: bats' TAP stream, when it listens).
@@ -89,7 +103,8 @@ testhost_ensure() {
 	fi
 	if [ "${TH_SHARED:-}" = 1 ] && [ -n "${TH_DIR:-}" ]; then
 		echo "# the shared test host is gone or silent: starting another" >&2
-		[ -f "$TH_DIR/qemu.log" ] && testhost_postmortem "found dead or silent by vm_start"
+		[ -f "$TH_DIR/qemu.log" ] && [ ! -e "$TH_DIR/postmortem.kept" ] &&
+			testhost_postmortem "found dead or silent by vm_start"
 		stop_group "$(cat "$TH_DIR/wrapper.pid" 2>/dev/null)"
 	fi
 	testhost_start
@@ -102,9 +117,39 @@ testhost_ensure() {
 # answer, what it was doing is kept for a post-mortem.
 th_sh() {
 	local rc=0
+	testhost_alive || { testhost_gone "$1"; return 255; }
 	"$AGENT" exec -t "${TH_TIMEOUT:-60}" "$TH_DIR/agent.sock" "$1" || rc=$?
 	[ "$rc" -eq 255 ] && testhost_postmortem "agent silent running: $1"
 	return "$rc"
+}
+
+# testhost_gone COMMAND: the test host's QEMU has exited: say so and why in
+# one line, at once (the agent client would wait out its timeout twice for a
+# socket that is gone for good); the first time, keep its post-mortem.
+testhost_gone() {
+	[ -e "$TH_DIR/postmortem.kept" ] || testhost_postmortem "gone before running: $1"
+	echo "the test host is gone: $(testhost_panic || echo 'QEMU exited, no kernel panic on its console')" >&2
+}
+
+# testhost_panic: the test host kernel's panic line, if its console has one
+# (e.g. "corrupted stack end detected inside scheduler": its own stack check,
+# a fault below any VMM it runs; or "NMI: Not continuing": the post-mortem's
+# NMI to a test host that had stopped answering).
+testhost_panic() {
+	grep -a -m1 -o 'Kernel panic - not syncing: .*' "${TH_DIR:-/nonexistent}/console.log" 2>/dev/null
+}
+
+# testhost_died_of_panic: the test host's QEMU exited (or is exiting) after
+# its kernel panicked; prints the panic line. QEMU runs with -no-reboot and
+# the kernel with panic=-1: a panic ends it within seconds.
+testhost_died_of_panic() {
+	local why i
+	why=$(testhost_panic) || return 1
+	for ((i = 0; i < 50; i++)); do
+		testhost_alive || { echo "$why"; return 0; }
+		sleep 0.2
+	done
+	return 1
 }
 
 # testhost_monitor COMMAND: one human-monitor command, its output.
@@ -125,6 +170,7 @@ testhost_postmortem() {
 	local keep out
 	keep=$BALLAST_BUILD/testhost-postmortem/$(date +%Y%m%d-%H%M%S)-$$
 	mkdir -p "$keep" || return 0
+	touch "$TH_DIR/postmortem.kept"
 	out=$keep/summary.txt
 	{
 		echo "why: $1"
@@ -150,6 +196,10 @@ testhost_postmortem() {
 	{
 		echo "test host post-mortem ($1), kept in $keep:"
 		cat "$out"
+		if grep -aq 'Kernel panic - not syncing' "$TH_DIR/console.log" 2>/dev/null; then
+			echo "--- the test host's kernel panicked; its console from there:"
+			grep -a -m1 -B6 -A24 'Kernel panic - not syncing' "$TH_DIR/console.log"
+		fi
 		echo "--- the test host's console:"
 		tail -n 40 "$TH_DIR/console.log"
 	} >&2

@@ -86,10 +86,8 @@ vm_start() {
 	VM_WHERE=$(ballast_where) || return 2
 	export VM_WHERE
 	if [ "$VM_WHERE" = nested ]; then
-		testhost_ensure || return 1
 		export VM_KVM=1 VM_RUNDIR=/tmp/vm VM_AGENT=tty:/dev/ttyS1
-		export VM_AGENT_SOCK=$TH_DIR/guest-agent.sock
-		th_sh "rm -rf $VM_RUNDIR && mkdir -p $VM_RUNDIR && stty -F /dev/ttyS1 raw -echo" || return 1
+		vm_nested_prepare || return 1
 	else
 		VM_KVM=0
 		ballast_hw_kvm && VM_KVM=1
@@ -98,10 +96,31 @@ vm_start() {
 		export VM_AGENT_SOCK=$VM_RUNDIR/agent.sock
 	fi
 	export VM_CONSOLE=$VM_RUNDIR/console.log
-	VM_STATE_DIR=$(mktemp -d /tmp/ballast-state.XXXXXX)
+	# A guest booted again for the same file (one_guest_recover) keeps the
+	# paths the file's tests already know.
+	if [ -d "${VM_STATE_DIR:-}" ]; then
+		find "$VM_STATE_DIR" -mindepth 1 -delete
+	else
+		VM_STATE_DIR=$(mktemp -d /tmp/ballast-state.XXXXXX)
+	fi
 	export VM_STATE_DIR
-	vm_boot
+	vm_boot && return 0
+	local rc=$? why
+	# The test host's own kernel panicked while the guest booted (see
+	# one_guest_recover): once more, on a fresh test host.
+	[ "$VM_WHERE" = nested ] && why=$(testhost_died_of_panic) || return "$rc"
+	tap_comment "# the test host's kernel panicked while the guest booted ($why): booting both once more"
+	vm_nested_prepare && vm_boot
 }
+
+# vm_nested_prepare: a test host that answers, and an empty VM_RUNDIR and a
+# raw ttyS1 (the inner guest's agent line) in it.
+vm_nested_prepare() {
+	testhost_ensure || return 1
+	export VM_AGENT_SOCK=$TH_DIR/guest-agent.sock
+	th_sh "rm -rf $VM_RUNDIR && mkdir -p $VM_RUNDIR && stty -F /dev/ttyS1 raw -echo"
+}
+
 
 # vm_boot: start the VMM and wait for its guest's agent. A guest kernel that
 # locks up before its agent answers (soft lockup, RCU stall: seen rarely
@@ -166,6 +185,10 @@ vm_wait_agent() {
 
 # vm_exec COMMAND...: run a command in the guest; its output and status.
 vm_exec() {
+	if [ "${VM_WHERE:-}" = nested ] && ! testhost_alive; then
+		testhost_gone "$*"
+		return 255
+	fi
 	"$AGENT" exec -t "${VM_EXEC_TIMEOUT:-60}" "$VM_AGENT_SOCK" "$@"
 }
 

@@ -1,0 +1,45 @@
+#!/usr/bin/env bats
+# The nested test host's recovery (helpers/one_guest.bash): a test whose test
+# host's kernel panics under it runs once more, on a fresh test host with the
+# file's guest booted again, and the tests after it find that guest. Here the
+# panic is asked for (sysrq c). Only where the VMM runs in the test host.
+
+load helpers/one_guest
+
+setup_file() {
+	[ "$(ballast_where)" = nested ] || return 0
+	vm_start 256
+}
+
+setup() {
+	[ "$(ballast_where)" = nested ] || skip "$VMM runs directly here: there is no test host"
+}
+
+# th_boot_id: the test host kernel's boot id.
+th_boot_id() {
+	th_sh 'cat /proc/sys/kernel/random/boot_id'
+}
+
+@test "test host: a test its test host's kernel panic cuts short runs once more, on a fresh test host and guest" {
+	if [ "$BATS_TEST_TRY_NUMBER" = 1 ]; then
+		th_boot_id >"$BATS_FILE_TMPDIR/first-boot-id"
+		th_sh 'echo 1 >/proc/sys/kernel/sysrq; (sleep 1; echo c >/proc/sysrq-trigger) </dev/null >/dev/null 2>&1 &'
+		wait_until 60 eval '! testhost_alive'
+		# Gone: the next call says so at once instead of waiting.
+		local start=$SECONDS
+		run vm_exec true
+		[ "$status" -eq 255 ] && [ $((SECONDS - start)) -lt 10 ]
+		[[ "$output" == *"sysrq triggered crash"* ]]
+		fail "the test host panicked: this try fails, the next one runs on a fresh test host"
+	fi
+	[ "$(th_boot_id)" != "$(cat "$BATS_FILE_TMPDIR/first-boot-id")" ]
+	run vm_exec 'cat /proc/sys/kernel/random/boot_id'
+	assert_success
+}
+
+@test "test host: the tests after the recovered one find the file's guest" {
+	[ "$(cat "$BATS_FILE_TMPDIR/recoveries")" = 1 ]
+	run vm_exec 'grep -c . /proc/sys/kernel/random/boot_id'
+	assert_success
+	assert_output 1
+}
