@@ -37,6 +37,7 @@ struct control {
 	struct ioloop *loop;
 	struct virtio_device *balloon;
 	struct sockaddr_un addr;
+	struct stat path_st;	/* the socket file we bound, to remove only that */
 	unsigned int idle_ms;
 	struct control_client *clients[CONTROL_MAX_CLIENTS];
 };
@@ -302,7 +303,8 @@ struct control *control_create(const char *path, struct ioloop *loop,
 	umask(old_umask);
 	if (ret)
 		goto err_close;
-	if (chmod(path, 0600) || listen(ctl->fd, CONTROL_MAX_CLIENTS)) {
+	if (lstat(path, &ctl->path_st) || chmod(path, 0600) ||
+	    listen(ctl->fd, CONTROL_MAX_CLIENTS)) {
 		ret = -errno;
 		goto err_unlink;
 	}
@@ -326,6 +328,21 @@ void control_set_idle_ms(struct control *ctl, unsigned int ms)
 	ctl->idle_ms = ms;
 }
 
+/*
+ * Remove our socket file, unless another VMM has taken the path over since
+ * (it replaces a file that no longer answers): a VMM slow to exit must not
+ * remove its successor's socket.
+ */
+static void control_release_path(const struct control *ctl)
+{
+	struct stat st;
+
+	if (lstat(ctl->addr.sun_path, &st) || st.st_dev != ctl->path_st.st_dev ||
+	    st.st_ino != ctl->path_st.st_ino)
+		return;
+	unlink(ctl->addr.sun_path);
+}
+
 void control_destroy(struct control *ctl)
 {
 	int i;
@@ -337,6 +354,6 @@ void control_destroy(struct control *ctl)
 			control_client_close(ctl->clients[i]);
 	ioloop_del(ctl->loop, ctl->fd);
 	close(ctl->fd);
-	unlink(ctl->addr.sun_path);
+	control_release_path(ctl);
 	free(ctl);
 }

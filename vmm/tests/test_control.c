@@ -500,6 +500,28 @@ static void test_ctl_client(void)
 	unlink(dead);
 }
 
+/*
+ * A VMM whose socket file was replaced (a successor found it dead, removed
+ * it and bound its own) removes nothing of the successor's on exit.
+ */
+static void test_destroy_spares_successor(const char *dir)
+{
+	struct ioloop *l = ioloop_create();
+	struct control *old, *successor;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/taken.sock", dir);
+	old = control_create(path, l, vdev);
+	unlink(path);
+	successor = control_create(path, l, vdev);
+	tap_ok(old && successor, "a successor binds the path of a socket file removed");
+	control_destroy(old);
+	tap_ok(!access(path, F_OK), "destroy leaves the socket file a successor bound");
+	control_destroy(successor);
+	tap_ok(access(path, F_OK) && errno == ENOENT, "the successor's destroy removes it");
+	ioloop_destroy(l);
+}
+
 int main(void)
 {
 	char dir[128];
@@ -523,6 +545,7 @@ int main(void)
 	tap_ok(access(sock_path, F_OK) && errno == ENOENT, "destroy removes the socket file");
 	snprintf(dir, sizeof(dir), "%s", sock_path);
 	*strrchr(dir, '/') = '\0';
+	test_destroy_spares_successor(dir);
 	rmdir(dir);
 	ioloop_destroy(loop);
 	ret = tap_done();
