@@ -21,10 +21,12 @@
 #   SUITE_TIMEOUT=1800        seconds a suite may run before it is ended
 #                             and counted as a failure
 #
-# A VMM that cannot run here (no binary) is one skip. The VMMs that run on
-# this machine (QEMU under TCG: one core) start first and run beside
-# everything else; those in the nested test host (one test host for all of
-# them, mostly one core busy) follow the unit tests.
+# A VMM that cannot run here (no binary) is one skip. Three groups run side
+# by side: the VMMs that run on this machine (QEMU under TCG: one core),
+# those in the nested test host (one test host with one vCPU for all of
+# them: the longest group, shown live), and the unit, fuzz, report and lint
+# suites (about a minute). The other two groups' output follows the live
+# one's.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-$PWD/build}
@@ -173,23 +175,26 @@ own_suites() {
 ) >"$work/direct.log" 2>&1 &
 direct_pid=$!
 
-
-for t in "$BUILD"/vmm/tests/test_*; do
-	[ -x "$t" ] && run_suite "unit/${t##*/}" "$t"
-done
-# The same tests built with ASan + UBSan: a sanitizer report aborts the test.
-for t in "$BUILD"/vmm-asan/tests/test_*; do
-	[ -x "$t" ] && run_suite "unit-asan/${t##*/}" "$t"
-done
-# A smoke run of every fuzz target (FUZZ_SECONDS each, 5 by default): the
-# seed corpus and what the fuzzer reaches from it, invariants checked.
-if ls "$BUILD"/fuzz/fuzz_* >/dev/null 2>&1; then
-	run_suite fuzz vmm/fuzz/run.sh "$BUILD/fuzz" "${FUZZ_SECONDS:-5}" 1
-fi
-run_suite report selftests/report/test_mkreport.sh
-# make bench's sampler, on the /proc and reply texts it parses.
-[ -x "$BUILD/bench/test_sampler" ] && run_suite bench-sampler "$BUILD/bench/test_sampler"
-run_suite lint selftests/lint.sh
+# The suites without a VM, in the background too: off the nested path.
+(
+	for t in "$BUILD"/vmm/tests/test_*; do
+		[ -x "$t" ] && run_suite "unit/${t##*/}" "$t"
+	done
+	# The same tests built with ASan + UBSan: a sanitizer report aborts the test.
+	for t in "$BUILD"/vmm-asan/tests/test_*; do
+		[ -x "$t" ] && run_suite "unit-asan/${t##*/}" "$t"
+	done
+	# A smoke run of every fuzz target (FUZZ_SECONDS each, 5 by default):
+	# the seed corpus and what the fuzzer reaches from it, invariants checked.
+	if ls "$BUILD"/fuzz/fuzz_* >/dev/null 2>&1; then
+		run_suite fuzz vmm/fuzz/run.sh "$BUILD/fuzz" "${FUZZ_SECONDS:-5}" 1
+	fi
+	run_suite report selftests/report/test_mkreport.sh
+	# make bench's sampler, on the /proc and reply texts it parses.
+	[ -x "$BUILD/bench/test_sampler" ] && run_suite bench-sampler "$BUILD/bench/test_sampler"
+	run_suite lint selftests/lint.sh
+) >"$work/local.log" 2>&1 &
+local_pid=$!
 
 
 if [ ${#nested[@]} -gt 0 ]; then
@@ -211,6 +216,8 @@ if [ ${#nested[@]} -gt 0 ]; then
 	fi
 fi
 
+wait "$local_pid"
+cat "$work/local.log"
 wait "$direct_pid"
 cat "$work/direct.log"
 
