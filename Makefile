@@ -11,8 +11,7 @@
 #   make guest        ballast.ko and the in-guest tests (build/guest*/)
 #   make sanitize     ballast-vmm's unit tests under ASan + UBSan (build/vmm-asan/)
 #   make hardening    that ballast-vmm serving live guests (boot, balloon and
-#                     api-socket suites); any sanitizer report fails it; then
-#                     the recovery from a test host that panics (testhost.bats)
+#                     api-socket suites); any sanitizer report fails it
 #   make fuzz         every libFuzzer target for FUZZ_SECONDS (10) each, FUZZ_JOBS
 #                     (1) workers each (build/fuzz/); fails on any finding
 #   make kvmtool      lkvm from KVMTOOL_SRC (a kvmtool tree or tarball) into

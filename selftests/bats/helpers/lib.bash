@@ -13,6 +13,19 @@ tap_comment() {
 	{ echo "$1" >&3; } 2>/dev/null || echo "$1" >&2
 }
 
+# no_inherited_fds COMMAND...: exec COMMAND with only descriptors 0-2 open;
+# call it in a subshell. A process that outlives the bats run that started
+# it (the shared test host, restarted from inside a suite file) would
+# otherwise hold bats' output pipes and keep the run from ending.
+no_inherited_fds() {
+	local fd
+	for fd in /proc/$BASHPID/fd/*; do
+		fd=${fd##*/}
+		[ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+	done
+	exec "$@"
+}
+
 # shellcheck source=testhost.bash
 source "$BALLAST_ROOT/selftests/bats/helpers/testhost.bash"
 # shellcheck source=vm.bash

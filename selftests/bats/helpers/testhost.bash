@@ -57,7 +57,7 @@ testhost_boot() {
 	export TH_DIR
 	mkdir -p "$TH_DIR"
 	rm -f "$TH_DIR"/*.sock "$TH_DIR"/*.log "$TH_DIR/postmortem.kept"
-	setsid timeout --kill-after=5 "$TESTHOST_MAX_SECONDS" \
+	(no_inherited_fds setsid timeout --kill-after=5 "$TESTHOST_MAX_SECONDS" \
 		qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$TESTHOST_CPUS" -m "$TESTHOST_MEM_MIB" \
 		-nodefaults -display none -no-reboot \
 		-kernel "$img/testhost-vmlinuz" -initrd "$img/testhost.cpio.gz" \
@@ -69,8 +69,8 @@ testhost_boot() {
 		-device virtserialport,chardev=agent,name=ballast.agent \
 		-serial "file:$TH_DIR/console.log" \
 		-serial "unix:$TH_DIR/guest-agent.sock,server=on,wait=off" \
-		-monitor "unix:$TH_DIR/monitor.sock,server=on,wait=off" \
-		</dev/null >"$TH_DIR/qemu.log" 2>&1 3>&- &
+		-monitor "unix:$TH_DIR/monitor.sock,server=on,wait=off") \
+		</dev/null >"$TH_DIR/qemu.log" 2>&1 &
 	echo $! >"$TH_DIR/wrapper.pid"
 	if ! "$AGENT" wait -t 120 "$TH_DIR/agent.sock"; then
 		echo "test host did not come up" >&2
@@ -126,7 +126,10 @@ th_sh() {
 	local rc=0
 	testhost_alive || { testhost_gone "$1"; return 255; }
 	"$AGENT" exec -t "${TH_TIMEOUT:-60}" "$TH_DIR/agent.sock" "$1" || rc=$?
-	[ "$rc" -eq 255 ] && testhost_postmortem "agent silent running: $1"
+	case $rc in
+	124) echo "th_sh: the test host's agent ended '$1' at its ${TH_TIMEOUT:-60} s limit" >&2 ;;
+	255) testhost_postmortem "agent silent running: $1" ;;
+	esac
 	return "$rc"
 }
 

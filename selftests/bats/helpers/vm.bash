@@ -17,7 +17,7 @@ where_sh() {
 	if [ "$VM_WHERE" = nested ]; then
 		th_sh "$1"
 	else
-		timeout "${TH_TIMEOUT:-60}" bash -c "$1"
+		(no_inherited_fds timeout "${TH_TIMEOUT:-60}" bash -c "$1")
 	fi
 }
 
@@ -114,11 +114,16 @@ vm_start() {
 }
 
 # vm_nested_prepare: a test host that answers, and an empty VM_RUNDIR and a
-# raw ttyS1 (the inner guest's agent line) in it.
+# raw ttyS1 (the inner guest's agent line) in it. stty waits for the port's
+# output to drain; every adapter makes the line raw itself as well, so a
+# port that does not drain is reported, not fatal.
 vm_nested_prepare() {
 	testhost_ensure || return 1
 	export VM_AGENT_SOCK=$TH_DIR/guest-agent.sock
-	th_sh "rm -rf $VM_RUNDIR && mkdir -p $VM_RUNDIR && stty -F /dev/ttyS1 raw -echo"
+	th_sh "rm -rf $VM_RUNDIR && mkdir -p $VM_RUNDIR &&
+		{ timeout 10 stty -F /dev/ttyS1 raw -echo || {
+			echo 'stty -F /dev/ttyS1 did not finish within 10 s; the port and who holds it:'
+			grep '^1:' /proc/tty/driver/serial; ls -l /proc/[0-9]*/fd 2>/dev/null | grep ttyS1; true; }; }"
 }
 
 
