@@ -117,6 +117,15 @@ testhost_ensure() {
 	testhost_start
 }
 
+# testhost_replace WHY: keep the post-mortem of a test host that misbehaves
+# while it still runs, and start another in its place (the same directory).
+testhost_replace() {
+	tap_comment "# replacing the test host: $1; its post-mortem is in $BALLAST_BUILD/testhost-postmortem/"
+	testhost_alive && [ ! -e "$TH_DIR/postmortem.kept" ] && testhost_postmortem "$1"
+	stop_group "$(cat "$TH_DIR/wrapper.pid" 2>/dev/null)"
+	testhost_start
+}
+
 # th_sh COMMAND: run a shell command in the test host, print its output,
 # return its status. The agent client retries a request whose reply did not
 # come on a fresh connection (the agent answers a repeated request from its
