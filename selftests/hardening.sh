@@ -62,5 +62,4 @@ else
 	echo "# no sanitizer report from any ballast-vmm or ballast-vmm ctl process"
 fi
 [ "$(ballast_where)" = nested ] && testhost_stop
-
 exit "$rc"

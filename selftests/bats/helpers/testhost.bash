@@ -109,19 +109,17 @@ testhost_ensure() {
 		return 0
 	fi
 	if [ "${TH_SHARED:-}" = 1 ] && [ -n "${TH_DIR:-}" ]; then
-		echo "# the shared test host is gone or silent: starting another" >&2
-		[ -f "$TH_DIR/qemu.log" ] && [ ! -e "$TH_DIR/postmortem.kept" ] &&
-			testhost_postmortem "found dead or silent by vm_start"
-		stop_group "$(cat "$TH_DIR/wrapper.pid" 2>/dev/null)"
+		testhost_replace "the shared test host was found dead or silent by vm_start"
+		return
 	fi
 	testhost_start
 }
 
-# testhost_replace WHY: keep the post-mortem of a test host that misbehaves
-# while it still runs, and start another in its place (the same directory).
+# testhost_replace WHY: keep the post-mortem of a test host that died or
+# misbehaves (once), and start another in its place (the same directory).
 testhost_replace() {
 	tap_comment "# replacing the test host: $1; its post-mortem is in $BALLAST_BUILD/testhost-postmortem/"
-	testhost_alive && [ ! -e "$TH_DIR/postmortem.kept" ] && testhost_postmortem "$1"
+	[ -f "$TH_DIR/qemu.log" ] && [ ! -e "$TH_DIR/postmortem.kept" ] && testhost_postmortem "$1"
 	stop_group "$(cat "$TH_DIR/wrapper.pid" 2>/dev/null)"
 	testhost_start
 }
