@@ -12,6 +12,7 @@
 #include <linux/mutex.h>
 #include <linux/page_reporting.h>
 #include <linux/scatterlist.h>
+#include <linux/sched.h>
 #include <linux/shrinker.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -74,6 +75,7 @@ struct ballast_counters {
 	atomic64_t shrinker_count_calls;
 	atomic64_t shrinker_scan_calls;
 	atomic64_t shrinker_pages_freed;
+	atomic64_t shrinker_waits;	/* scans that waited out a round */
 	atomic64_t report_calls;
 	atomic64_t reported_ranges;
 	atomic64_t reported_bytes;
@@ -135,9 +137,12 @@ struct ballast {
 
 	/*
 	 * @lock serialises the balloon list, inflate/deflate rounds, the
-	 * shrinker (trylock), the knobs and the teardown half of recovery.
+	 * shrinker, the knobs and the teardown half of recovery.  Taken only
+	 * through ballast_lock(), which records the holder: reclaim entered
+	 * from under the lock must not wait for it in the shrinker.
 	 */
 	struct mutex lock;
+	struct task_struct *lock_owner;
 	struct list_head pages;		/* ballooned, acked by the device */
 	unsigned long nr_pages;
 	unsigned int batch;
@@ -204,6 +209,19 @@ extern bool ballast_hold_actual;
 static inline bool ballast_has(struct ballast *b, unsigned int fbit)
 {
 	return virtio_has_feature(b->vdev, fbit);
+}
+
+/* @lock, its holder recorded for the shrinker (see struct ballast). */
+static inline void ballast_lock(struct ballast *b)
+{
+	mutex_lock(&b->lock);
+	WRITE_ONCE(b->lock_owner, current);
+}
+
+static inline void ballast_unlock(struct ballast *b)
+{
+	WRITE_ONCE(b->lock_owner, NULL);
+	mutex_unlock(&b->lock);
 }
 
 /* ballast_main.c */

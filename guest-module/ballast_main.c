@@ -311,12 +311,12 @@ static void ballast_free_list(struct list_head *list)
 /*
  * One inflate round: up to ->batch descriptors of up to 256 PFNs, one kick.
  * Returns the pages the device acked, 0 when no page could be allocated,
- * or a negative errno when nothing was acked.
+ * or a negative errno when nothing was acked; *puff says an allocation
+ * failed.
  */
-static long ballast_fill(struct ballast *b, unsigned long want)
+static long ballast_fill(struct ballast *b, unsigned long want, bool *puff)
 {
 	unsigned int nd = 0, i, n;
-	bool puff = false;
 	long got = 0;
 	int err;
 
@@ -328,7 +328,7 @@ static long ballast_fill(struct ballast *b, unsigned long want)
 		for (n = 0; n < BALLAST_PFNS_PER_DESC && want; n++, want--) {
 			page = ballast_alloc_page();
 			if (!page) {
-				puff = true;
+				*puff = true;
 				break;
 			}
 			pfns[n] = page_to_pfn(page);
@@ -340,10 +340,10 @@ static long ballast_fill(struct ballast *b, unsigned long want)
 		b->reqs[nd] = (struct ballast_req){ .sg = &b->sgs[nd], .nsg = 1 };
 		b->slot_n[nd] = n;
 		nd++;
-		if (puff)
+		if (*puff)
 			break;
 	}
-	if (puff) {
+	if (*puff) {
 		atomic64_inc(&b->c.alloc_failures);
 		dev_info_ratelimited(&b->vdev->dev, "out of puff\n");
 	}
@@ -461,11 +461,11 @@ static void ballast_update_work(struct work_struct *work)
 	struct ballast *b = container_of(to_delayed_work(work), struct ballast,
 					 update_work);
 	unsigned long delay = 0;
-	bool again = false;
+	bool again = false, puff = false;
 	s64 diff;
 	long got;
 
-	mutex_lock(&b->lock);
+	ballast_lock(b);
 	if (READ_ONCE(b->dead))
 		goto out;
 
@@ -483,9 +483,13 @@ static void ballast_update_work(struct work_struct *work)
 			again = true;
 		} else {
 			b->shrunk = false;
-			got = ballast_fill(b, diff);
-			if (got == 0) {
-				/* Out of puff: retry later, like Linux. */
+			got = ballast_fill(b, diff, &puff);
+			if (puff) {
+				/*
+				 * Out of puff: retry later, like Linux, even
+				 * after a partial round; at once, we would
+				 * take each page as soon as it is freed.
+				 */
 				delay = msecs_to_jiffies(200);
 				again = true;
 			} else {
@@ -498,7 +502,7 @@ static void ballast_update_work(struct work_struct *work)
 	}
 	ballast_update_actual(b);
 out:
-	mutex_unlock(&b->lock);
+	ballast_unlock(b);
 	if (again)
 		ballast_queue_update(b, delay);
 }
@@ -753,9 +757,28 @@ static unsigned long ballast_shrink_scan(struct shrinker *s,
 	long got;
 
 	atomic64_inc(&b->c.shrinker_scan_calls);
-	/* Our own inflate allocates with the lock held: never wait here. */
-	if (!mutex_trylock(&b->lock))
+	/* Reclaim for an allocation of our own, made with the lock held. */
+	if (READ_ONCE(b->lock_owner) == current)
 		return SHRINK_STOP;
+	/*
+	 * While the balloon fills, the update work holds the lock for all but
+	 * a moment of each round.  A shrinker that gave up on a held lock could
+	 * find it held on every retry of a reclaim, and the allocation it was
+	 * to serve went to the OOM killer: processes started one after another
+	 * while the balloon filled were OOM-killed in 6 of 7 rounds.  Direct
+	 * reclaim, when it may sleep, waits out the round: at most one device
+	 * ack, itself bounded by ack_timeout_ms.  kswapd does not: it balances
+	 * towards the high watermark, and waiting there deflated the balloon
+	 * each time a round dipped below the low one (module.bats' out-of-puff
+	 * test took 49 s instead of 13).
+	 */
+	if (!mutex_trylock(&b->lock)) {
+		if (!gfpflags_allow_blocking(sc->gfp_mask) || current_is_kswapd())
+			return SHRINK_STOP;
+		atomic64_inc(&b->c.shrinker_waits);
+		mutex_lock(&b->lock);
+	}
+	WRITE_ONCE(b->lock_owner, current);
 	while (freed < sc->nr_to_scan && b->nr_pages && !READ_ONCE(b->dead)) {
 		got = ballast_leak(b, sc->nr_to_scan - freed,
 				   GFP_NOWAIT | __GFP_NOWARN);
@@ -770,7 +793,7 @@ static unsigned long ballast_shrink_scan(struct shrinker *s,
 		atomic64_add(freed, &b->c.shrinker_pages_freed);
 		ballast_account_reclaimed(freed);
 	}
-	mutex_unlock(&b->lock);
+	ballast_unlock(b);
 	return freed;
 }
 
@@ -891,13 +914,13 @@ int ballast_set_batch(struct ballast *b, unsigned int n)
 
 	if (!n || n > BALLAST_BATCH_MAX)
 		return -EINVAL;
-	mutex_lock(&b->lock);
+	ballast_lock(b);
 	if (!READ_ONCE(b->dead)) {
 		cap = min(cap, virtqueue_get_vring_size(b->vqs[BQ_INFLATE]));
 		cap = min(cap, virtqueue_get_vring_size(b->vqs[BQ_DEFLATE]));
 	}
 	b->batch = min(n, cap);
-	mutex_unlock(&b->lock);
+	ballast_unlock(b);
 	return 0;
 }
 
@@ -966,12 +989,12 @@ static void ballast_recover_work(struct work_struct *work)
 	__ballast_kill(b, "recovering", false);
 	ballast_stop(b);
 
-	mutex_lock(&b->lock);
+	ballast_lock(b);
 	ballast_drop_all(b);
 	b->vdev->config->del_vqs(b->vdev);
 	memset(b->vqs, 0, sizeof(b->vqs));
 	err = ballast_reinit(b);
-	mutex_unlock(&b->lock);
+	ballast_unlock(b);
 	if (err) {
 		virtio_add_status(b->vdev, VIRTIO_CONFIG_S_FAILED);
 		dev_err(&b->vdev->dev, "recovery failed: %d; the device stays off\n",
@@ -1123,7 +1146,7 @@ static void ballast_remove(struct virtio_device *vdev)
 	ballast_stop(b);
 
 	/* Give every page back, telling the host, as Linux does. */
-	mutex_lock(&b->lock);
+	ballast_lock(b);
 	while (b->nr_pages && !READ_ONCE(b->dead)) {
 		got = ballast_leak(b, b->nr_pages, GFP_KERNEL);
 		if (got <= 0)
@@ -1132,7 +1155,7 @@ static void ballast_remove(struct virtio_device *vdev)
 	ballast_update_actual(b);
 	__ballast_kill(b, NULL, false);
 	ballast_drop_all(b);
-	mutex_unlock(&b->lock);
+	ballast_unlock(b);
 
 	vdev->config->del_vqs(vdev);
 	ballast_free(b);

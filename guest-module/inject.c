@@ -524,9 +524,9 @@ static ssize_t ballast_knob_write(struct file *file, const char __user *ubuf,
 	} else if (stats) {
 		err = k->fn(b, &r);	/* the stats queue has its own lock */
 	} else {
-		mutex_lock(&b->lock);
+		ballast_lock(b);
 		err = READ_ONCE(b->dead) ? -EIO : k->fn(b, &r);
-		mutex_unlock(&b->lock);
+		ballast_unlock(b);
 	}
 	r.ret = err;
 
