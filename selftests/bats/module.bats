@@ -187,7 +187,7 @@ vmm_alive() {
 	vm_resize 0 120
 }
 
-@test "inflate past what the guest can give: out of puff, counted, nobody OOM-killed [R-4, R-14]" {
+@test "inflate past what the guest can give: out of puff, counted, nobody OOM-killed, not even a process allocating meanwhile [R-4, R-14]" {
 	# Counted from here: an earlier test's OOM kill is not this one's.
 	kills=$(vm_exec "awk '\$1 == \"oom_kill\" { print \$2 }' /proc/vmstat")
 	local rc=0

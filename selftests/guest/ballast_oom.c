@@ -16,18 +16,14 @@ static long long hog_mib = -1;
 
 static int run_hog(long long mib, int *status, double secs)
 {
-	char arg[32];
+	char arg[32], *argv[] = { "/bin/ballast_hog", arg, "1", NULL };
 	pid_t pid;
 	double end = now_s() + secs;
 
 	snprintf(arg, sizeof(arg), "%lld", mib);
-	pid = fork();
+	pid = spawn(argv);
 	if (pid < 0)
 		return -1;
-	if (!pid) {
-		execl("/bin/ballast_hog", "ballast_hog", arg, "1", (char *)NULL);
-		_exit(127);
-	}
 	while (waitpid(pid, status, WNOHANG) == 0) {
 		if (now_s() > end) {
 			kill(pid, SIGKILL);

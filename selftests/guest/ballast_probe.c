@@ -17,7 +17,8 @@ TEST(debugfs_counters_present)
 	static const char *const names[] = {
 		"features_offered", "features_accepted", "num_pages", "actual",
 		"pages_inflated", "pages_deflated", "shrinker_count_calls",
-		"shrinker_scan_calls", "shrinker_pages_freed", "reported_ranges",
+		"shrinker_scan_calls", "shrinker_pages_freed", "shrinker_waits",
+		"reported_ranges",
 		"reported_bytes", "config_changes", "stats_requests",
 		"device_errors", "inflate_used_len", "deflate_used_len",
 		"stats_used_len", "reporting_used_len", "batch",

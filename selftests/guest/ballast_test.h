@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,6 +124,18 @@ static inline double now_s(void)
 	while (!(__ok = !!(cond)) && now_s() < __end)			\
 		usleep(100000);						\
 	__ok; })
+
+/* Run ARGV (argv[0] a path) in a child process: its pid, or -1. */
+static inline pid_t spawn(char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
 
 /* The balloon settled: actual == num_pages == pages in the balloon. */
 static inline int balloon_settled(void)
