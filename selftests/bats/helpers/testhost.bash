@@ -64,7 +64,7 @@ testhost_boot() {
 		-append "console=ttyS0 panic=-1 quiet unknown_nmi_panic panic_print=0x40 ballast.agent_bin=$AGENT $shares" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		"${share_args[@]}" \
-		-device virtio-serial-pci \
+		-device virtio-serial-pci,id=vser \
 		-chardev "socket,id=agent,path=$TH_DIR/agent.sock,server=on,wait=off" \
 		-device virtserialport,chardev=agent,name=ballast.agent \
 		-serial "file:$TH_DIR/console.log" \
@@ -194,6 +194,18 @@ testhost_postmortem() {
 		if testhost_alive; then
 			echo "QEMU is running; its vCPUs:"
 			testhost_monitor 'info cpus'
+			# A silent agent has been seen reading end-of-file, the
+			# host end closed as far as the guest knew: is a client
+			# connected as QEMU sees it, waiting in the listen
+			# backlog (Recv-Q), and does the guest's driver have
+			# buffers posted (queues 2-3 control, 4-5 the agent's)?
+			echo "the agent's channel: QEMU's chardev, then this machine's sockets on it:"
+			testhost_monitor 'info chardev' | grep '^agent:'
+			ss -xap 2>/dev/null | grep -F "$TH_DIR/agent.sock"
+			for q in 2 3 4 5; do
+				echo "queue $q:"
+				testhost_monitor "info virtio-queue-status /machine/peripheral/vser/virtio-backend $q"
+			done >"$keep/virtio-serial.txt"
 			testhost_monitor 'info registers -a' >"$keep/registers.txt"
 			# Console loglevel 8 (or the dumps stay off the console), then
 			# blocked tasks, all CPUs' backtraces and every task.
