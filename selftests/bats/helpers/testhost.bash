@@ -208,8 +208,10 @@ testhost_postmortem() {
 			done >"$keep/virtio-serial.txt"
 			testhost_monitor 'info registers -a' >"$keep/registers.txt"
 			# Console loglevel 8 (or the dumps stay off the console), then
-			# blocked tasks, all CPUs' backtraces and every task.
-			for key in 8 w l t; do
+			# blocked tasks, all CPUs' backtraces, memory (run 14's
+			# silent test host could not rm and mkdir one directory in
+			# 60 s) and every task.
+			for key in 8 w l m t; do
 				testhost_monitor "sendkey alt-sysrq-$key" >/dev/null
 				sleep 2
 			done
