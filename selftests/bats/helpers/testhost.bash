@@ -175,6 +175,22 @@ testhost_monitor() {
 		tr -d '\r' | grep -v '^(qemu)\|^QEMU .* monitor'
 }
 
+# testhost_serial_queues: the virtio-serial queues of the test host's agent
+# channel as QEMU sees them, each with the avail index the guest's driver
+# last published (read from guest memory). A guest index past QEMU's
+# last_avail_idx on queue 5 means replies the guest wrote and QEMU never
+# took: a throttled port.
+testhost_serial_queues() {
+	local q st avail
+	for q in 2 3 4 5; do
+		st=$(testhost_monitor "info virtio-queue-status /machine/peripheral/vser/virtio-backend $q")
+		echo "queue $q:"
+		echo "$st"
+		avail=$(awk '$1 == "avail:" { print $2 }' <<<"$st")
+		[ -n "$avail" ] && echo "  guest's avail idx:    $(testhost_monitor "xp /1hx $((avail + 2))")"
+	done
+}
+
 # testhost_postmortem WHY: keep what the test host shows of itself in
 # $BALLAST_BUILD/testhost-postmortem/<time>/ and print the gist: whether
 # QEMU still runs, its vCPUs' state, the kernel's view of its blocked and
@@ -202,10 +218,7 @@ testhost_postmortem() {
 			echo "the agent's channel: QEMU's chardev, then this machine's sockets on it:"
 			testhost_monitor 'info chardev' | grep '^agent:'
 			ss -xap 2>/dev/null | grep -F "$TH_DIR/agent.sock"
-			for q in 2 3 4 5; do
-				echo "queue $q:"
-				testhost_monitor "info virtio-queue-status /machine/peripheral/vser/virtio-backend $q"
-			done >"$keep/virtio-serial.txt"
+			testhost_serial_queues >"$keep/virtio-serial.txt"
 			testhost_monitor 'info registers -a' >"$keep/registers.txt"
 			# Console loglevel 8 (or the dumps stay off the console), then
 			# blocked tasks, all CPUs' backtraces, memory (run 14's
