@@ -137,9 +137,10 @@ struct ballast {
 
 	/*
 	 * @lock serialises the balloon list, inflate/deflate rounds, the
-	 * shrinker, the knobs and the teardown half of recovery.  Taken only
-	 * through ballast_lock(), which records the holder: reclaim entered
-	 * from under the lock must not wait for it in the shrinker.
+	 * shrinker, the knobs and the teardown half of recovery.  Its holder
+	 * is recorded (ballast_lock(), and the shrinker when it takes it):
+	 * reclaim entered from under the lock must not wait for it in the
+	 * shrinker.
 	 */
 	struct mutex lock;
 	struct task_struct *lock_owner;
