@@ -116,8 +116,9 @@ vm_start() {
 # vm_nested_prepare: a test host that answers, and an empty VM_RUNDIR in
 # it. A test host that fails even that is replaced, once. ttyS1, the inner
 # guest's agent line, is left alone: every adapter makes it raw itself, and
-# an stty of it ran past the agent's 60 s limit in two make check runs,
-# `timeout 10` notwithstanding.
+# an stty of it ran past the agent's 60 s limit in two make check runs:
+# the first command after a VMM's end, slow for the reason TESTHOST_TB_MIB
+# (testhost.bash) gives.
 vm_nested_prepare() {
 	local try
 	for try in 1 2; do
