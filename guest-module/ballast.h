@@ -138,9 +138,8 @@ struct ballast {
 	/*
 	 * @lock serialises the balloon list, inflate/deflate rounds, the
 	 * shrinker, the knobs and the teardown half of recovery.  Its holder
-	 * is recorded (ballast_lock(), and the shrinker when it takes it):
-	 * reclaim entered from under the lock must not wait for it in the
-	 * shrinker.
+	 * is recorded (ballast_lock_taken()): reclaim entered from under the
+	 * lock must not wait for it in the shrinker.
 	 */
 	struct mutex lock;
 	struct task_struct *lock_owner;
@@ -212,11 +211,17 @@ static inline bool ballast_has(struct ballast *b, unsigned int fbit)
 	return virtio_has_feature(b->vdev, fbit);
 }
 
+/* Record the caller, which has just taken @lock, as its holder. */
+static inline void ballast_lock_taken(struct ballast *b)
+{
+	WRITE_ONCE(b->lock_owner, current);
+}
+
 /* @lock, its holder recorded for the shrinker (see struct ballast). */
 static inline void ballast_lock(struct ballast *b)
 {
 	mutex_lock(&b->lock);
-	WRITE_ONCE(b->lock_owner, current);
+	ballast_lock_taken(b);
 }
 
 static inline void ballast_unlock(struct ballast *b)

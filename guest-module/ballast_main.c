@@ -778,7 +778,7 @@ static unsigned long ballast_shrink_scan(struct shrinker *s,
 		atomic64_inc(&b->c.shrinker_waits);
 		mutex_lock(&b->lock);
 	}
-	WRITE_ONCE(b->lock_owner, current);
+	ballast_lock_taken(b);
 	while (freed < sc->nr_to_scan && b->nr_pages && !READ_ONCE(b->dead)) {
 		got = ballast_leak(b, sc->nr_to_scan - freed,
 				   GFP_NOWAIT | __GFP_NOWARN);
