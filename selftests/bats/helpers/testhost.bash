@@ -221,20 +221,20 @@ testhost_postmortem() {
 		if testhost_alive; then
 			echo "QEMU is running; its vCPUs:"
 			testhost_monitor 'info cpus'
-			# A silent agent has been seen reading end-of-file, the
-			# host end closed as far as the guest knew: is a client
-			# connected as QEMU sees it, waiting in the listen
-			# backlog (Recv-Q), and does the guest's driver have
-			# buffers posted (queues 2-3 control, 4-5 the agent's)?
+			# The channel's own state: is a client connected as
+			# QEMU sees it or waiting in the listen backlog (Recv-Q),
+			# and does the guest's driver have buffers posted (queues
+			# 2-3 control, 4-5 the agent's)? The silences seen so far
+			# had a healthy channel and a command still running
+			# (TESTHOST_TB_MIB says why).
 			echo "the agent's channel: QEMU's chardev, then this machine's sockets on it:"
 			testhost_monitor 'info chardev' | grep '^agent:'
 			ss -xap 2>/dev/null | grep -F "$TH_DIR/agent.sock"
 			testhost_serial_queues >"$keep/virtio-serial.txt"
 			testhost_monitor 'info registers -a' >"$keep/registers.txt"
 			# Console loglevel 8 (or the dumps stay off the console), then
-			# blocked tasks, all CPUs' backtraces, memory (run 14's
-			# silent test host could not rm and mkdir one directory in
-			# 60 s) and every task.
+			# blocked tasks, all CPUs' backtraces, memory and every
+			# task.
 			for key in 8 w l m t; do
 				testhost_monitor "sendkey alt-sysrq-$key" >/dev/null
 				sleep 2
