@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * ballast.ko - an instrumented virtio-balloon driver for the ballast
- * conformance suite.  Shared definitions of ballast_main.c, debugfs.c and
- * inject.c.
+ * conformance suite.  Shared definitions of ballast_main.c, debugfs.c,
+ * hint.c and inject.c.
  */
 #ifndef BALLAST_H
 #define BALLAST_H
@@ -37,6 +37,7 @@
 	(BIT_ULL(VIRTIO_BALLOON_F_MUST_TELL_HOST) |		\
 	 BIT_ULL(VIRTIO_BALLOON_F_STATS_VQ) |			\
 	 BIT_ULL(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) |		\
+	 BIT_ULL(VIRTIO_BALLOON_F_FREE_PAGE_HINT) |		\
 	 BIT_ULL(VIRTIO_BALLOON_F_REPORTING))
 
 /* Our indices (Linux's enum virtio_balloon_vq), not transport indices. */
@@ -44,7 +45,7 @@ enum ballast_vq {
 	BQ_INFLATE,
 	BQ_DEFLATE,
 	BQ_STATS,
-	BQ_FREE_PAGE,	/* never used: FREE_PAGE_HINT is not negotiated */
+	BQ_FREE_PAGE,
 	BQ_REPORTING,
 	BQ_NR
 };
@@ -88,6 +89,14 @@ struct ballast_counters {
 	atomic64_t needs_reset;		/* DEVICE_NEEDS_RESET seen */
 	atomic64_t resets;		/* recoveries completed */
 	atomic64_t inject_calls;
+	atomic64_t hint_runs;		/* command ids answered */
+	atomic64_t hint_blocks;		/* blocks hinted, cumulative */
+	atomic64_t hint_done;		/* runs the device ended with DONE */
+	atomic64_t hint_hold_expired;	/* runs given back with no DONE */
+	atomic64_t hint_pages_returned;	/* hinted pages freed again */
+	atomic64_t hint_check_pages;	/* hinted pages written (hint_check) */
+	atomic64_t hint_check_kept;	/* ...that came back as written */
+	atomic64_t hint_check_lost;	/* ...that the device changed (D-12) */
 	struct ballast_qstat q[BQ_NR];
 };
 
@@ -178,6 +187,16 @@ struct ballast {
 	s64 stats_inject_base;		/* stats_requests when it was sent */
 	wait_queue_head_t stats_wait;
 
+	/* Free page hinting (hint.c): only its work item touches these. */
+	struct delayed_work hint_work;
+	struct list_head hint_blocks;	/* hinted, held until DONE */
+	struct list_head hint_written;	/* hinted, then written by us */
+	u32 hint_active;		/* the last id we answered */
+	__virtio32 hint_id_buf[2];	/* the id, then STOP, as sent */
+	bool hint_waiting;		/* STOP sent, no DONE yet */
+	unsigned long hint_stopped;	/* jiffies of that STOP */
+	unsigned int hint_check;	/* setting: blocks to write each run */
+
 	/* Free page reporting. */
 	struct page_reporting_dev_info pr_dev;
 	bool pr_registered;
@@ -205,6 +224,7 @@ struct ballast {
 /* Module parameters, adjustable from debugfs as well. */
 extern unsigned int ballast_ack_timeout_ms;
 extern bool ballast_hold_actual;
+extern unsigned int ballast_hint_hold_ms;
 
 static inline bool ballast_has(struct ballast *b, unsigned int fbit)
 {
@@ -247,6 +267,11 @@ void ballast_count_used(struct ballast *b, enum ballast_vq q, u32 len);
 /* debugfs.c */
 void ballast_debugfs_init(struct ballast *b);
 void ballast_debugfs_exit(struct ballast *b);
+
+/* hint.c */
+void ballast_hint_init(struct ballast *b);
+void ballast_hint_queue(struct ballast *b, unsigned long delay);
+void ballast_hint_return(struct ballast *b);
 
 /* inject.c */
 void ballast_inject_debugfs_init(struct ballast *b, struct dentry *dir);

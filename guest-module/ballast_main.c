@@ -16,6 +16,8 @@
  *    tells the host), the design of the 2012 auto-ballooning RFC; registered
  *    only when DEFLATE_ON_OOM is negotiated.  Linux 6.1 uses an OOM notifier.
  *  - free page reporting through page_reporting_register().
+ *  - free page hinting (hint.c), which can also use hinted pages before
+ *    DONE, as the spec allows and Linux never does, to check D-12.
  *  - the stats queue answered with the same ten values Linux 6.1 sends.
  *  - no wait for the device is unbounded: every ack is awaited at most
  *    ack_timeout_ms.  On a timeout, or when the device sets
@@ -33,7 +35,7 @@
  * __GFP_MOVABLE to keep them out of movable pageblocks.  balloon_mops is
  * also no longer exported from 6.18 on.
  *
- * Not implemented: FREE_PAGE_HINT, PAGE_POISON (never accepted; reporting is
+ * Not implemented: PAGE_POISON (never accepted; reporting is
  * refused when init_on_free is on, as Linux does), suspend/resume.
  */
 #include <linux/delay.h>
@@ -524,6 +526,7 @@ static void ballast_config_changed(struct virtio_device *vdev)
 		return;
 	}
 	ballast_queue_update(b, 0);
+	ballast_hint_queue(b, 0);
 }
 
 /* --- stats queue ------------------------------------------------------ */
@@ -871,6 +874,10 @@ static int ballast_init_vqs(struct ballast *b)
 		names[BQ_STATS] = "stats";
 		cbs[BQ_STATS] = ballast_stats_request;
 	}
+	if (ballast_has(b, VIRTIO_BALLOON_F_FREE_PAGE_HINT)) {
+		names[BQ_FREE_PAGE] = "free_page_vq";
+		cbs[BQ_FREE_PAGE] = ballast_ack;
+	}
 	if (ballast_has(b, VIRTIO_BALLOON_F_REPORTING)) {
 		names[BQ_REPORTING] = "reporting_vq";
 		cbs[BQ_REPORTING] = ballast_ack;
@@ -939,6 +946,8 @@ static int ballast_start(struct ballast *b)
 	b->stop_update = false;
 	spin_unlock_irqrestore(&b->stop_lock, flags);
 	ballast_queue_update(b, 0);
+	/* A run the device asked for before we were ready. */
+	ballast_hint_queue(b, 0);
 	return err;
 }
 
@@ -950,6 +959,7 @@ static void ballast_stop(struct ballast *b)
 	b->stop_update = true;
 	spin_unlock_irqrestore(&b->stop_lock, flags);
 	cancel_delayed_work_sync(&b->update_work);
+	cancel_delayed_work_sync(&b->hint_work);
 	cancel_work_sync(&b->stats_work);
 	ballast_reporting_stop(b);
 }
@@ -991,6 +1001,8 @@ static void ballast_recover_work(struct work_struct *work)
 
 	ballast_lock(b);
 	ballast_drop_all(b);
+	ballast_hint_return(b);
+	b->hint_active = 0;
 	b->vdev->config->del_vqs(b->vdev);
 	memset(b->vqs, 0, sizeof(b->vqs));
 	err = ballast_reinit(b);
@@ -1077,6 +1089,7 @@ static int ballast_probe(struct virtio_device *vdev)
 	INIT_WORK(&b->recover_work, ballast_recover_work);
 	init_waitqueue_head(&b->acked);
 	init_waitqueue_head(&b->stats_wait);
+	ballast_hint_init(b);
 	b->stop_update = true;
 	b->batch = 1;
 
@@ -1155,6 +1168,7 @@ static void ballast_remove(struct virtio_device *vdev)
 	ballast_update_actual(b);
 	__ballast_kill(b, NULL, false);
 	ballast_drop_all(b);
+	ballast_hint_return(b);
 	ballast_unlock(b);
 
 	vdev->config->del_vqs(vdev);
@@ -1170,6 +1184,7 @@ static unsigned int ballast_features[] = {
 	VIRTIO_BALLOON_F_MUST_TELL_HOST,
 	VIRTIO_BALLOON_F_STATS_VQ,
 	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
+	VIRTIO_BALLOON_F_FREE_PAGE_HINT,
 	VIRTIO_BALLOON_F_REPORTING,
 };
 

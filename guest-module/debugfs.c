@@ -3,7 +3,8 @@
  * /sys/kernel/debug/ballast/: one read-only file per counter (decimal, the
  * feature words in hex), `status` with all of them as "name value" lines
  * (one read for a test that would otherwise open forty files), the
- * settings `batch` and `ack_timeout_ms`, `dead`, and inject/ (inject.c).
+ * settings `batch`, `ack_timeout_ms`, `hold_actual`, `hint_check` and
+ * `hint_hold_ms`, `dead`, and inject/ (inject.c).
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -71,6 +72,9 @@ static const struct {
 	C(config_changes), C(stats_requests), C(stats_answered), C(stats_primed),
 	C(device_errors), C(ack_timeouts), C(needs_reset), C(resets),
 	C(inject_calls),
+	C(hint_runs), C(hint_blocks), C(hint_done), C(hint_hold_expired),
+	C(hint_pages_returned),
+	C(hint_check_pages), C(hint_check_kept), C(hint_check_lost),
 };
 #undef C
 #undef X
@@ -79,6 +83,7 @@ static const char *const ballast_vq_names[BQ_NR] = {
 	[BQ_INFLATE] = "inflate",
 	[BQ_DEFLATE] = "deflate",
 	[BQ_STATS] = "stats",
+	[BQ_FREE_PAGE] = "free_page",
 	[BQ_REPORTING] = "reporting",
 };
 
@@ -92,7 +97,7 @@ static const struct {
 #undef Q
 
 #define BALLAST_NR_CFILES \
-	(ARRAY_SIZE(ballast_counters) + (BQ_NR - 1) * ARRAY_SIZE(ballast_qstats))
+	(ARRAY_SIZE(ballast_counters) + BQ_NR * ARRAY_SIZE(ballast_qstats))
 
 static int ballast_status_show(struct seq_file *m, void *unused)
 {
@@ -174,6 +179,8 @@ void ballast_debugfs_init(struct ballast *b)
 	debugfs_create_file_unsafe("batch", 0644, dir, b, &ballast_batch_fops);
 	debugfs_create_u32("ack_timeout_ms", 0644, dir, &ballast_ack_timeout_ms);
 	debugfs_create_bool("hold_actual", 0644, dir, &ballast_hold_actual);
+	debugfs_create_u32("hint_check", 0644, dir, &b->hint_check);
+	debugfs_create_u32("hint_hold_ms", 0644, dir, &ballast_hint_hold_ms);
 	debugfs_create_bool("dead", 0444, dir, &b->dead);
 	ballast_inject_debugfs_init(b, dir);
 }

@@ -21,7 +21,8 @@ TEST(debugfs_counters_present)
 		"reported_ranges",
 		"reported_bytes", "config_changes", "stats_requests",
 		"device_errors", "inflate_used_len", "deflate_used_len",
-		"stats_used_len", "reporting_used_len", "batch",
+		"stats_used_len", "reporting_used_len", "free_page_used_len",
+		"hint_runs", "hint_check_lost", "hint_check", "batch",
 	};
 	unsigned int i;
 

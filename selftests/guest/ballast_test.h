@@ -29,7 +29,8 @@
 #define F_REPORTING		(1ULL << 5)
 #define F_VERSION_1		(1ULL << 32)
 /* What ballast.ko can accept among the device-specific bits 0-23. */
-#define DRIVER_FEATURES	(F_MUST_TELL_HOST | F_STATS_VQ | F_DEFLATE_ON_OOM | F_REPORTING)
+#define DRIVER_FEATURES	(F_MUST_TELL_HOST | F_STATS_VQ | F_DEFLATE_ON_OOM | F_FREE_PAGE_HINT | \
+			 F_REPORTING)
 
 static inline int read_file(const char *path, char *buf, size_t len)
 {
