@@ -19,6 +19,10 @@
 #   REPORT_DIR           build/report/<VMM>
 #   CONFORMANCE_CELL_TIMEOUT  seconds one bats run (one driver and kernel)
 #                        may take before it is ended (2400)
+#   CONFORMANCE_JOBS     cells (bats runs) at once, each with its own test
+#                        host or guests (default: the CPUs, `nproc`); with
+#                        more than one, a cell's TAP is printed whole when
+#                        it ends
 #
 # A full run (neither CONFORMANCE_QUICK nor CONFORMANCE_FILES) ends with the
 # VMM's own suites, selftests/bats/<VMM>/*.bats, outside the verdict.
@@ -67,7 +71,40 @@ ballast_suites=(module)
 [ "${CONFORMANCE_QUICK:-}" = 1 ] || ballast_suites=(boot balloon features integrity module reboot)
 linux_suites=("${linux_suites[@]/#/$bats_dir/}") ballast_suites=("${ballast_suites[@]/#/$bats_dir/}")
 
-rc=0 runs=()
+jobs=${CONFORMANCE_JOBS:-$(nproc)}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "CONFORMANCE_JOBS: '$jobs' is not a positive number" >&2; exit 2; }
+
+# cell LOG HEADER CMD...: one bats run, at most cell_limit seconds. With one
+# job its TAP goes straight out; with more, at most $jobs run at once, each
+# into LOG, printed whole (under a lock) when it ends, and its status lands
+# in LOG.rc for the end of the run.
+rc=0 runs=() cell_logs=()
+cell() {
+	local log=$1 header=$2
+	shift 2
+	if [ "$jobs" -le 1 ]; then
+		echo "$header"
+		timeout -k 30 "$cell_limit" "$@" || rc=1
+		return
+	fi
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		wait -n
+	done
+	cell_logs+=("$log")
+	(
+		echo "$header"
+		timeout -k 30 "$cell_limit" "$@" 2>&1
+		echo $? >"$log.rc"
+	) >"$log" 3>&- &
+}
+# However the run ends, no cell outlives it: each one's timeout passes the
+# signal on to its bats.
+trap 'for p in $(jobs -rp); do pkill -TERM -P "$p"; kill "$p"; done 2>/dev/null' EXIT
+# cell_print LOG: a finished cell's TAP, whole.
+cell_print() {
+	flock "$report/.print" cat "$1"
+}
+
 for kernel in $kernels; do
 	img=$(GUEST_KERNEL=$kernel guest_image_dir) || exit 2
 	for driver in $drivers; do
@@ -84,13 +121,12 @@ for kernel in $kernels; do
 			echo "kernel=$(cat "$img/kver" 2>/dev/null || echo "$kernel") ($kernel)"
 			echo "offers=\"$(echo $VMM_OFFERS)\""
 		} >"$run/meta"
-		echo "# $vmm, $driver, $kernel guest kernel: $run"
 		# Traces cost two more round trips a poll: the full run's only.
 		traces=$run/traces
 		[ "${CONFORMANCE_QUICK:-}" = 1 ] && traces=
-		GUEST_KERNEL=$kernel VM_DRIVER=$vm_driver BALLAST_TRACE_DIR=$traces \
-			timeout -k 30 "$cell_limit" bats --tap --timing --report-formatter junit --output "$run/junit" \
-			"${files[@]/%/.bats}" || rc=1
+		cell "$run/tap" "# $vmm, $driver, $kernel guest kernel: $run" \
+			env GUEST_KERNEL="$kernel" VM_DRIVER="$vm_driver" BALLAST_TRACE_DIR="$traces" \
+			bats --tap --timing --report-formatter junit --output "$run/junit" "${files[@]/%/.bats}"
 		runs+=("$run")
 	done
 done
@@ -100,8 +136,23 @@ done
 # Linux's driver and the first guest kernel; not part of the verdict.
 if [ "${CONFORMANCE_QUICK:-}" != 1 ] && [ -z "${CONFORMANCE_FILES:-}" ] && [ -d "$bats_dir/$vmm" ]; then
 	read -r first_kernel _ <<<"$kernels"
-	echo "# $vmm's own suites, $first_kernel guest kernel"
-	GUEST_KERNEL=$first_kernel timeout -k 30 "$cell_limit" bats --tap --timing "$bats_dir/$vmm"/*.bats || rc=1
+	mkdir -p "$report/runs"
+	cell "$report/runs/own.tap" "# $vmm's own suites, $first_kernel guest kernel" \
+		env GUEST_KERNEL="$first_kernel" bats --tap --timing "$bats_dir/$vmm"/*.bats
+fi
+
+# With several jobs: each cell's TAP as it ends, then every status.
+if [ "$jobs" -gt 1 ]; then
+	while [ -n "$(jobs -rp)" ]; do
+		wait -n
+		for log in "${cell_logs[@]}"; do
+			[ -e "$log.rc" ] && [ ! -e "$log.shown" ] && cell_print "$log" && touch "$log.shown"
+		done
+	done
+	for log in "${cell_logs[@]}"; do
+		[ -e "$log.shown" ] || cell_print "$log"
+		[ "$(cat "$log.rc" 2>/dev/null)" = 0 ] || rc=1
+	done
 fi
 
 # bats writes its JUnit file from a process of its own: wait until whole.

@@ -144,8 +144,10 @@ done
 # conformance VMM WHERE: its cut, or the smoke for a VMM in SMOKE_VMMS. A
 # nested guest costs about five times a direct one: nested VMMs run Linux's
 # driver only here (ballast.ko's module.bats under them is
-# `make conformance`'s).
+# `make conformance`'s). One cell at a time: the direct group already runs
+# beside the nested one.
 conformance() {
+	local -x CONFORMANCE_JOBS=1
 	local drivers="virtio_balloon ballast.ko"
 	[ "$2" = nested ] && drivers=virtio_balloon
 	if [[ " $SMOKE_VMMS " == *" $1 "* ]]; then
