@@ -255,6 +255,7 @@ int ballast_xfer(struct ballast *b, enum ballast_vq q,
 		 struct ballast_req *reqs, unsigned int n, gfp_t gfp,
 		 unsigned int *wait_ms);
 void ballast_kill(struct ballast *b, const char *why);
+void ballast_ack_timeout(struct ballast *b, const char *why);
 void ballast_recover_sync(struct ballast *b);
 bool ballast_needs_reset(struct ballast *b);
 void ballast_update_actual(struct ballast *b);

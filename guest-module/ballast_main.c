@@ -149,6 +149,14 @@ void ballast_kill(struct ballast *b, const char *why)
 	__ballast_kill(b, why, true);
 }
 
+/* The device did not use a buffer within ack_timeout_ms: count it, reset. */
+void ballast_ack_timeout(struct ballast *b, const char *why)
+{
+	atomic64_inc(&b->c.ack_timeouts);
+	atomic64_inc(&b->c.device_errors);
+	ballast_kill(b, why);
+}
+
 bool ballast_needs_reset(struct ballast *b)
 {
 	if (READ_ONCE(b->dead))
@@ -241,11 +249,9 @@ int ballast_xfer(struct ballast *b, enum ballast_vq q,
 	if (READ_ONCE(b->dead))
 		return -EIO;
 	if (!left) {
-		atomic64_inc(&b->c.ack_timeouts);
-		atomic64_inc(&b->c.device_errors);
 		dev_warn(&b->vdev->dev, "queue %d: %u of %u buffers not used after %u ms\n",
 			 q, added - done, added, ballast_ack_timeout_ms);
-		ballast_kill(b, "ack timeout");
+		ballast_ack_timeout(b, "ack timeout");
 		return -ETIMEDOUT;
 	}
 	return -EIO;

@@ -82,9 +82,7 @@ static bool ballast_hint_reap(struct ballast *b)
 	int __err = 0;								\
 	if (!wait_event_timeout((b)->acked, (cond),				\
 				msecs_to_jiffies(ballast_ack_timeout_ms))) {	\
-		atomic64_inc(&(b)->c.ack_timeouts);				\
-		atomic64_inc(&(b)->c.device_errors);				\
-		ballast_kill((b), "free page hint: buffers not used");		\
+		ballast_ack_timeout((b), "free page hint: buffers not used");	\
 		__err = -ETIMEDOUT;						\
 	} else if (READ_ONCE((b)->dead)) {					\
 		__err = -EIO;							\
