@@ -92,18 +92,17 @@ cell() {
 	done
 	cell_logs+=("$log")
 	(
-		echo "$header"
-		timeout -k 30 "$cell_limit" "$@" 2>&1
-		echo $? >"$log.rc"
-	) >"$log" 3>&- &
+		{
+			echo "$header"
+			timeout -k 30 "$cell_limit" "$@"
+			echo $? >"$log.rc"
+		} >"$log" 2>&1
+		flock "$report/.print" cat "$log"
+	) 3>&- &
 }
 # However the run ends, no cell outlives it: each one's timeout passes the
 # signal on to its bats.
 trap 'for p in $(jobs -rp); do pkill -TERM -P "$p"; kill "$p"; done 2>/dev/null' EXIT
-# cell_print LOG: a finished cell's TAP, whole.
-cell_print() {
-	flock "$report/.print" cat "$1"
-}
 
 for kernel in $kernels; do
 	img=$(GUEST_KERNEL=$kernel guest_image_dir) || exit 2
@@ -141,19 +140,11 @@ if [ "${CONFORMANCE_QUICK:-}" != 1 ] && [ -z "${CONFORMANCE_FILES:-}" ] && [ -d 
 		env GUEST_KERNEL="$first_kernel" bats --tap --timing "$bats_dir/$vmm"/*.bats
 fi
 
-# With several jobs: each cell's TAP as it ends, then every status.
-if [ "$jobs" -gt 1 ]; then
-	while [ -n "$(jobs -rp)" ]; do
-		wait -n
-		for log in "${cell_logs[@]}"; do
-			[ -e "$log.rc" ] && [ ! -e "$log.shown" ] && cell_print "$log" && touch "$log.shown"
-		done
-	done
-	for log in "${cell_logs[@]}"; do
-		[ -e "$log.shown" ] || cell_print "$log"
-		[ "$(cat "$log.rc" 2>/dev/null)" = 0 ] || rc=1
-	done
-fi
+# With several jobs: every cell has printed its TAP once it has ended.
+wait
+for log in "${cell_logs[@]}"; do
+	[ "$(cat "$log.rc" 2>/dev/null)" = 0 ] || rc=1
+done
 
 # bats writes its JUnit file from a process of its own: wait until whole.
 for run in "${runs[@]}"; do
