@@ -20,7 +20,8 @@
 #                     deflate, boot, reporting, cost per GiB (bench/README.md);
 #                     REPS, BENCH_SIZES, BENCH_QUICK=1 (build/bench/)
 #   make conformance VMM=NAME   every suite for NAME under both drivers and
-#                     every guest kernel built; the verdict in build/report/NAME/
+#                     both generations of Linux's driver (guest kernels
+#                     generic 6.1 and 6.12); the verdict in build/report/NAME/
 #
 # Variables: FLAVOUR, KERNEL, MODROOT, KDIR, GUEST_KERNELS (images/images.mk),
 # VMMS and SMOKE_VMMS (the VMMs `check` runs the suite against, and those it
@@ -110,9 +111,12 @@ hardening: suite-deps
 	@$(MAKE) vmm-asan
 	@BUILD=$(BUILD) selftests/hardening.sh
 
+# The guest images of the kernels it runs (6.12 is fetched the first time).
+CONFORMANCE_KERNELS ?= generic 6.12
 conformance: suite-deps
 	@test -n "$(VMM)" || { echo "make conformance: name the VMM, e.g. VMM=qemu (adapters: $(notdir $(basename $(wildcard selftests/bats/adapters/*.bash))))" >&2; exit 2; }
-	@BUILD=$(BUILD) selftests/conformance.sh $(VMM)
+	@$(MAKE) guest images GUEST_KERNELS="$(CONFORMANCE_KERNELS)"
+	@BUILD=$(BUILD) CONFORMANCE_KERNELS="$(CONFORMANCE_KERNELS)" selftests/conformance.sh $(VMM)
 
 demo: .deps-ok
 	@$(MAKE) images

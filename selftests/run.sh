@@ -15,8 +15,7 @@
 #                             <name>.bats) to run after its cut when it is in
 #                             VMMS, e.g. ballast-vmm/auto; `make conformance`
 #                             runs them all
-#   INTEGRITY_CYCLES=10       integrity.bats' inflate/deflate cycles (20 in
-#                             `make conformance`)
+#   INTEGRITY_CYCLES=10       integrity.bats' inflate/deflate cycles
 #   BALLAST_TEST_HOST         direct|nested|auto, where KVM-only VMMs run
 #   SUITE_TIMEOUT=1800        seconds a suite may run before it is ended
 #                             and counted as a failure
@@ -33,7 +32,6 @@ BUILD=${BUILD:-$PWD/build}
 VMMS=${VMMS:-qemu}
 SMOKE_VMMS=${SMOKE_VMMS:-}
 OWN_SUITES=${OWN_SUITES-}
-export INTEGRITY_CYCLES=${INTEGRITY_CYCLES:-10}
 export BALLAST_BUILD=$BUILD BALLAST_ROOT=$PWD
 
 case ${BALLAST_TEST_HOST:-auto} in
