@@ -58,6 +58,13 @@ smaps_field() {
 	awk -v f="$2:" '$1 == f { print $2; found = 1 } END { exit !found }' <<<"$out"
 }
 
+# rss_at_most PID KIB: one unsettled read of the VMM's Rss is <= KIB.
+rss_at_most() {
+	local cur
+	cur=$(smaps_field "$1" Rss) || return 1
+	[ "$cur" -le "$2" ]
+}
+
 # rss_kib PID [FIELD]: a settled reading of Rss (or FIELD, e.g. Anonymous):
 # kept once two reads a second apart agree within 1%, as Firecracker's
 # suite does. Gives up after 30 reads and prints the last one.
