@@ -72,6 +72,10 @@ teardown_file() {
 		[ -n "$drop_at" ] || [ "$(smaps_field "$pid" Rss)" -gt $((before - 64 * 1024)) ] || drop_at=$EPOCHREALTIME
 		sleep 0.5
 	done
+	# The hog can be done while the guest still inflates to auto's last
+	# target (208 of 256 MiB in one run, the release short of the goal by
+	# 8 MiB): the release follows the inflate, so give it time to land.
+	wait_until 20 rss_at_most "$pid" $((before - 192 * 1024)) || true
 	after=$(smaps_field "$pid" Rss)
 	echo "# $(squeeze_hog_says); VMM RSS $before -> $after KiB, balloon $(vm_balloon_actual) MiB" >&3
 	echo "# first pressure seen $(bc <<<"${pressure_at:-$EPOCHREALTIME} - $start") s after the hog started, RSS 64 MiB down $(bc <<<"${drop_at:-$EPOCHREALTIME} - ${pressure_at:-$EPOCHREALTIME}") s after that" >&3
