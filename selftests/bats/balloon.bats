@@ -57,7 +57,7 @@ setup_file() {
 	# ballast.ko allocates unmovable pages, which come first from blocks
 	# the guest never touched: with it, what the host gets back the second
 	# time shows the driver's choice of pages, not what the device released.
-	[ "${VM_DRIVER:-virtio_balloon}" = virtio_balloon ] || skip "ballast.ko's unmovable pages may never have been backed on the host"
+	linux_driver || skip "ballast.ko's unmovable pages may never have been backed on the host"
 	first=$(cat "$BATS_FILE_TMPDIR/inflated_rss")
 	out=$(inflate_and_measure "$BALLOON_MIB")
 	read -r before after <<<"$out"
@@ -83,7 +83,7 @@ setup_file() {
 }
 
 @test "unbinding Linux's driver gives the balloon back; binding it again inflates it anew [R-9, R-14, R-4]" {
-	[ "${VM_DRIVER:-virtio_balloon}" = virtio_balloon ] || skip "module.bats unbinds ballast.ko"
+	linux_driver || skip "module.bats unbinds ballast.ko"
 	vm_resize 64
 	run vm_exec "rmmod virtio_balloon"
 	assert_success

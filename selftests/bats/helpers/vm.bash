@@ -211,6 +211,12 @@ vm_load_driver() {
 	esac
 }
 
+# linux_driver: the guest's balloon driver is Linux's own (VM_DRIVER unset
+# or virtio_balloon), not ballast.ko.
+linux_driver() {
+	[ "${VM_DRIVER:-virtio_balloon}" = virtio_balloon ]
+}
+
 # vm_boot_id: the running guest kernel's boot id, asked with a short timeout.
 vm_boot_id() {
 	VM_EXEC_TIMEOUT=5 vm_exec 'cat /proc/sys/kernel/random/boot_id' 2>/dev/null
