@@ -403,6 +403,8 @@ static void create(void)
 	u8 opts = fuzz_u8(&f.in);
 
 	balloon_config_init(&cfg);
+	/* Releases only while a request is served, as the checks below expect. */
+	cfg.release_hold_ms = 0;
 	cfg.must_tell_host = opts & 1;
 	cfg.stats_interval_ms = opts & 2 ? 1000 : 0;
 	cfg.deflate_on_oom = opts & 4;

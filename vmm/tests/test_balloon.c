@@ -31,6 +31,8 @@ static void *ram;
 static struct virtio_device *vdev;
 static struct vqdrv drv[VIRTIO_MAX_QUEUES];
 static unsigned int used_irqs[VIRTIO_MAX_QUEUES], config_irqs;
+/* release_hold_ms for start(): off, unless a test is about the hold. */
+static u64 hold_ms;
 
 static struct {
 	struct pfn_range r[256];
@@ -103,6 +105,7 @@ static void start(const char *opts, u64 features, u64 host_page_size, bool activ
 	balloon_config_init(&cfg);
 	if (balloon_parse_opts(opts, &cfg, err, sizeof(err)))
 		printf("# bad opts: %s\n", err);
+	cfg.release_hold_ms = hold_ms;
 	mem.host_page_size = host_page_size;
 	vdev = balloon_create(&cfg, &mem, NULL);
 	if (!vdev) {
@@ -139,6 +142,13 @@ static void kick(unsigned int tq)
 static u32 *pfn_array(unsigned int slot)
 {
 	return guest_mem_ptr(&mem, ARRAY_GPA + 0x10000ULL * slot, 0x10000);
+}
+
+static void device_reset(void)
+{
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->reset(vdev);
+	pthread_mutex_unlock(&vdev->lock);
 }
 
 /* Send n PFNs from array slot 0 on transport queue tq as one buffer; returns the head. */
@@ -372,9 +382,7 @@ static void test_config(void)
 	send_run(0, PAGES_PFN, 4);
 	tap_eq(cfg_read(4), 0x010200fa, "the device never writes actual itself");
 
-	pthread_mutex_lock(&vdev->lock);
-	vdev->ops->reset(vdev);
-	pthread_mutex_unlock(&vdev->lock);
+	device_reset();
 	tap_ok(state().ballooned_pages == 0 && cfg_read(4) == 0 && cfg_read(0) == 300,
 	       "reset: bitmap and actual cleared, target kept");
 }
@@ -708,6 +716,52 @@ static void test_postmortem(void)
 	printf("# %s", postmortem_line());
 }
 
+/*
+ * 4 KiB host pages with the hold on: a 2 MiB block goes back whole once the
+ * balloon has all of it; what never completes goes at the flush, less what
+ * the guest took back; nothing goes after a reset.
+ */
+static void test_release_hold(void)
+{
+	hold_ms = BALLOON_RELEASE_HOLD_MS;
+	start("", 0, SZ_4K, true);
+	send_run(0, PAGES_PFN, 256);
+	tap_ok(rel.n == 0 && M(pages_inflated) == 256, "hold: half a 2 MiB block inflated, held");
+	send_run(0, PAGES_PFN + 256, 256);
+	tap_ok(rel.n == 1 && rel_is(0, PAGES_PFN, 512),
+	       "hold: the other half completes the block: one release of 2 MiB");
+	balloon_flush_held(vdev);
+	tap_ok(rel.n == 1 && M(held_flushes) == 0 && M(held_blocks_flushed) == 0,
+	       "hold: a completed block is no longer held");
+
+	rel_reset();
+	send_run(0, PAGES_PFN + 512, 100);
+	send_run(1, PAGES_PFN + 512 + 10, 5);
+	balloon_flush_held(vdev);
+	tap_ok(rel.n == 2 && rel_is(0, PAGES_PFN + 512, 10) && rel_is(1, PAGES_PFN + 527, 85),
+	       "hold: the flush releases what is still in the balloon, not what was deflated");
+	tap_eq(M(held_blocks_flushed), 1, "hold: one block released in pieces");
+
+	rel_reset();
+	send_run(0, PAGES_PFN + 1024, 64);
+	device_reset();
+	balloon_flush_held(vdev);
+	tap_ok(rel.n == 0, "hold: pages held when the device was reset are never released");
+
+	start("", 0, SZ_4K, true);
+	send_run(0, PAGES_PFN, 1024 + 256);
+	tap_ok(rel.n == 1 && rel_is(0, PAGES_PFN, 1024), "hold: two whole blocks released at once");
+	balloon_flush_held(vdev);
+	tap_ok(rel.n == 2 && rel_is(1, PAGES_PFN + 1024, 256), "hold: the tail goes at the flush");
+
+	/* Huge host pages: only whole ones go anyway, so nothing is held. */
+	start("", 0, SZ_2M, true);
+	send_run(0, PAGES_PFN, 256);
+	balloon_flush_held(vdev);
+	tap_ok(rel.n == 0 && M(held_flushes) == 0, "hold: off with 2 MiB host pages");
+	hold_ms = 0;
+}
+
 int main(void)
 {
 	tap_start();
@@ -724,6 +778,7 @@ int main(void)
 	test_reporting();
 	test_numbering();
 	test_postmortem();
+	test_release_hold();
 	balloon_destroy(vdev);
 	free(ram);
 	return tap_done();

@@ -176,6 +176,18 @@ static void balloon_queue_notify(struct virtio_device *vdev, unsigned int idx)
 	balloon_vq_notify(b, b->tq_to_lq[idx], idx);
 }
 
+/* A reset gives every page back to the guest: nothing held may go later. */
+static void balloon_hold_reset(struct balloon *b)
+{
+	struct itimerspec off = { 0 };
+
+	if (!b->hold)
+		return;
+	pfn_bitmap_clear_all(&b->held_blocks);
+	if (b->flush_fd >= 0)
+		timerfd_settime(b->flush_fd, 0, &off, NULL);
+}
+
 static void balloon_reset(struct virtio_device *vdev)
 {
 	struct balloon *b = to_balloon(vdev);
@@ -192,6 +204,7 @@ static void balloon_reset(struct virtio_device *vdev)
 	 * and survives.
 	 */
 	pfn_bitmap_clear_all(&b->ballooned);
+	balloon_hold_reset(b);
 	b->actual = 0;
 	b->poison_val = 0;
 	b->hint_cmd_id = BALLOON_HINT_CMD_ID_STOP;
@@ -227,6 +240,54 @@ static void balloon_timer_fn(void *opaque, u32 events __unused)
 	pthread_mutex_unlock(&b->vdev.lock);
 }
 
+static void balloon_flush_fn(void *opaque, u32 events __unused)
+{
+	struct balloon *b = opaque;
+	u64 expirations;
+
+	if (read(b->flush_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	pthread_mutex_lock(&b->vdev.lock);
+	balloon_release_held(b);
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+void balloon_flush_held(struct virtio_device *vdev)
+{
+	struct balloon *b = to_balloon(vdev);
+
+	pthread_mutex_lock(&vdev->lock);
+	balloon_release_held(b);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static int balloon_hold_init(struct balloon *b, struct guest_mem *mem)
+{
+	int ret;
+
+	b->hold = b->cfg.release_hold_ms && b->pages_per_host == 1;
+	if (!b->hold)
+		return 0;
+	ret = pfn_bitmap_init(&b->held_blocks, (pfn_limit(mem) + SZ_2M / PFN_SIZE - 1) / (SZ_2M / PFN_SIZE));
+	if (ret || !b->loop)
+		return ret;
+	b->flush_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (b->flush_fd < 0)
+		return -errno;
+	return ioloop_add(b->loop, b->flush_fd, EPOLLIN, balloon_flush_fn, b);
+}
+
+static void balloon_hold_free(struct balloon *b)
+{
+	if (b->flush_fd >= 0) {
+		if (b->loop)
+			ioloop_del(b->loop, b->flush_fd);
+		close(b->flush_fd);
+		b->flush_fd = -1;
+	}
+	pfn_bitmap_free(&b->held_blocks);
+}
+
 static int balloon_default_release(void *opaque, u64 gpa, u64 len)
 {
 	return guest_mem_release(opaque, gpa, len);
@@ -249,6 +310,7 @@ struct virtio_device *balloon_create(const struct balloon_config *cfg, struct gu
 	b->loop = loop;
 	b->timer_fd = -1;
 	b->hint_fd = -1;
+	b->flush_fd = -1;
 	b->vdev.ops = &balloon_ops;
 	b->vdev.priv = b;
 	b->vdev.mem = mem;
@@ -267,11 +329,14 @@ struct virtio_device *balloon_create(const struct balloon_config *cfg, struct gu
 	ret = -pthread_mutex_init(&b->vdev.lock, NULL);
 	if (ret)
 		goto err_bitmap;
+	ret = balloon_hold_init(b, mem);
+	if (ret)
+		goto err_hold;
 	if (loop && cfg->stats_interval_ms) {
 		b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		if (b->timer_fd < 0) {
 			ret = -errno;
-			goto err_mutex;
+			goto err_hold;
 		}
 		ret = ioloop_add(loop, b->timer_fd, EPOLLIN, balloon_timer_fn, b);
 		if (ret)
@@ -281,7 +346,8 @@ struct virtio_device *balloon_create(const struct balloon_config *cfg, struct gu
 
 err_timer:
 	close(b->timer_fd);
-err_mutex:
+err_hold:
+	balloon_hold_free(b);
 	pthread_mutex_destroy(&b->vdev.lock);
 err_bitmap:
 	pfn_bitmap_free(&b->ballooned);
@@ -305,6 +371,7 @@ void balloon_destroy(struct virtio_device *vdev)
 			ioloop_del(b->loop, b->timer_fd);
 		close(b->timer_fd);
 	}
+	balloon_hold_free(b);
 	pthread_mutex_destroy(&vdev->lock);
 	pfn_bitmap_free(&b->ballooned);
 	free(b);

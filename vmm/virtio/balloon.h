@@ -33,6 +33,12 @@ struct balloon_config {
 	bool must_tell_host;
 	bool page_poison;
 	u64 stats_interval_ms;		/* 0: STATS_VQ not offered */
+	/*
+	 * With 4 KiB host pages: hold inflated pages of a 2 MiB block that is
+	 * not yet whole for up to this long, so a block completed meanwhile
+	 * goes back in one piece (0: release every page at once).
+	 */
+	u64 release_hold_ms;
 
 	/* Auto-ballooning (balloon_auto.h): off unless auto is on. */
 	bool auto_on;
@@ -45,6 +51,8 @@ struct balloon_config {
 };
 
 #define BALLOON_AUTO_MIN_DEFAULT	UINT64_MAX
+/* Nested, Linux's driver sends the other half of a block ~20 ms later. */
+#define BALLOON_RELEASE_HOLD_MS		100
 
 /* Every feature off, size 0, no stats. */
 void balloon_config_init(struct balloon_config *cfg);
@@ -72,6 +80,9 @@ struct virtio_device *balloon_create(const struct balloon_config *cfg, struct gu
 				     struct ioloop *loop);
 /* After the I/O loop has stopped: its timer handler must not be running. */
 void balloon_destroy(struct virtio_device *vdev);
+
+/* Release now the inflated pages held back in 2 MiB blocks not yet whole. */
+void balloon_flush_held(struct virtio_device *vdev);
 
 /*
  * New target (num_pages, 4 KiB pages) and a config interrupt once the

@@ -16,6 +16,8 @@
 	X(pages_inflated)	/* PFNs newly put in the balloon */	\
 	X(pages_deflated)	/* PFNs taken out of the balloon */	\
 	X(ranges_released)	/* merged runs of whole host pages given back */ \
+	X(held_flushes)		/* times blocks not yet whole were released */ \
+	X(held_blocks_flushed)	/* 2 MiB blocks released in pieces */	\
 	X(madvise_calls)	/* release calls (madvise or punch hole) */ \
 	X(bytes_released)						\
 	X(release_errors)	/* release calls that failed */		\

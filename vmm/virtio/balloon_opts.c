@@ -44,6 +44,7 @@ void balloon_config_init(struct balloon_config *cfg)
 {
 	*cfg = (struct balloon_config){
 		.hint_release = true,
+		.release_hold_ms = BALLOON_RELEASE_HOLD_MS,
 		.auto_min = BALLOON_AUTO_MIN_DEFAULT,
 		.auto_step = 64 * SZ_1M,
 		.auto_stall_ms = 100,

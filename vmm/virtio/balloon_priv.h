@@ -43,6 +43,19 @@ struct balloon {
 	balloon_release_fn release;
 	void *release_opaque;
 
+	/*
+	 * Release by whole 2 MiB blocks where the host page is 4 KiB (the
+	 * host may back guest RAM with transparent huge pages all the same):
+	 * a block the balloon holds whole is released in one call, and goes
+	 * as a huge page; one released a piece at a time is split first, and
+	 * every page of it still in guest use then faults back in, one at a
+	 * time. Pages of a block not yet whole wait in held_blocks for the
+	 * flush timer, release_hold_ms after the last inflate that held some.
+	 */
+	bool hold;
+	struct pfn_bitmap held_blocks;	/* one bit per 2 MiB block */
+	int flush_fd;			/* timerfd, or -1: flushed on request */
+
 	struct balloon_metrics m;
 	struct log_ratelimit warn_rl;
 
@@ -84,6 +97,8 @@ void balloon_warn(struct balloon *b, const char *fmt, ...);
 void balloon_signal_config(struct balloon *b);
 /* Release a run of whole host pages (split at RAM regions); pfn_range_fn. */
 int balloon_release_range(void *opaque, struct pfn_range r);
+/* Release the inflated pages held back in blocks not yet whole. */
+void balloon_release_held(struct balloon *b);
 /* Contents must survive a release: poisoning with a non-zero value (D-17). */
 bool balloon_keep_contents(const struct balloon *b);
 

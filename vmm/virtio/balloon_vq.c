@@ -7,6 +7,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <sys/timerfd.h>
 #include <time.h>
 
 #include "balloon_priv.h"
@@ -64,6 +65,69 @@ static void balloon_release_gpa(struct balloon *b, u64 gpa, u64 len)
 		balloon_release_range(b, r);
 }
 
+#define BLOCK_PFNS	(SZ_2M / PFN_SIZE)
+
+static struct pfn_range balloon_block(const struct balloon *b, u64 blk)
+{
+	u64 start = blk * BLOCK_PFNS;
+
+	return (struct pfn_range){ start, MIN(BLOCK_PFNS, b->ballooned.nr_pfns - start) };
+}
+
+/*
+ * The flush comes release_hold_ms after the last inflate that left a block
+ * with a hole: a driver streaming its pages completes most blocks first.
+ */
+static void balloon_flush_arm(struct balloon *b)
+{
+	u64 ms = b->cfg.release_hold_ms;
+	struct itimerspec its = { .it_value = { ms / 1000, (ms % 1000) * 1000000 } };
+
+	if (b->flush_fd >= 0 && timerfd_settime(b->flush_fd, 0, &its, NULL))
+		balloon_release_held(b);
+}
+
+/*
+ * A run just inflated, with the hold on: the blocks it completed go now,
+ * whole; the blocks it left with a hole wait for the flush (or for the
+ * inflate that completes them).
+ */
+static void balloon_release_or_hold(struct balloon *b, struct pfn_range r)
+{
+	u64 blk, last = (r.start + r.nr - 1) / BLOCK_PFNS;
+	bool held = false;
+
+	pfn_for_each_full_host_range(&b->ballooned, r, BLOCK_PFNS, balloon_release_range, b);
+	for (blk = r.start / BLOCK_PFNS; blk <= last; blk++) {
+		if (pfn_bitmap_range_full(&b->ballooned, balloon_block(b, blk))) {
+			pfn_bitmap_test_and_clear(&b->held_blocks, blk);
+		} else {
+			pfn_bitmap_test_and_set(&b->held_blocks, blk);
+			held = true;
+		}
+	}
+	if (held)
+		balloon_flush_arm(b);
+}
+
+void balloon_release_held(struct balloon *b)
+{
+	u64 blk, nr = 0;
+
+	if (!b->hold || !b->held_blocks.nr_set)
+		return;
+	for (blk = 0; blk < b->held_blocks.nr_pfns && b->held_blocks.nr_set; blk++) {
+		if (!pfn_bitmap_test_and_clear(&b->held_blocks, blk))
+			continue;
+		/* What is still in the balloon: a deflate may have taken some. */
+		pfn_for_each_full_host_range(&b->ballooned, balloon_block(b, blk), 1,
+					     balloon_release_range, b);
+		nr++;
+	}
+	b->m.held_flushes++;
+	b->m.held_blocks_flushed += nr;
+}
+
 static void balloon_inflate_batch(struct balloon *b, u32 *pfns, size_t n)
 {
 	size_t i, valid = 0, unique, fresh = 0, nr;
@@ -86,10 +150,14 @@ static void balloon_inflate_batch(struct balloon *b, u32 *pfns, size_t n)
 	}
 	b->m.pages_inflated += fresh;
 	nr = pfn_merge(pfns, fresh, b->ranges);
-	/* D-3: we may discard the pages before acking the request. */
-	for (i = 0; i < nr; i++)
-		pfn_for_each_full_host_range(&b->ballooned, b->ranges[i], b->pages_per_host,
-					     balloon_release_range, b);
+	/* D-3: we may discard the pages before acking the request, or later. */
+	for (i = 0; i < nr; i++) {
+		if (b->hold)
+			balloon_release_or_hold(b, b->ranges[i]);
+		else
+			pfn_for_each_full_host_range(&b->ballooned, b->ranges[i], b->pages_per_host,
+						     balloon_release_range, b);
+	}
 }
 
 static void balloon_deflate_batch(struct balloon *b, const u32 *pfns, size_t n)
