@@ -727,6 +727,9 @@ static void test_release_hold(void)
 	start("", 0, SZ_4K, true);
 	send_run(0, PAGES_PFN, 256);
 	tap_ok(rel.n == 0 && M(pages_inflated) == 256, "hold: half a 2 MiB block inflated, held");
+	memset(guest_mem_ptr(&mem, pfn_to_gpa(PAGES_PFN), SZ_4K), 0x5a, SZ_4K);
+	tap_ok(!!strstr(postmortem_line(), ": 0 of 0 host pages"),
+	       "post-mortem: a held page's data is not taken for a write after release");
 	send_run(0, PAGES_PFN + 256, 256);
 	tap_ok(rel.n == 1 && rel_is(0, PAGES_PFN, 512),
 	       "hold: the other half completes the block: one release of 2 MiB");

@@ -53,6 +53,9 @@ void balloon_postmortem(struct virtio_device *vdev, FILE *f)
 
 		if (!pfn_bitmap_range_full(&b->ballooned, (struct pfn_range){ pfn, step }))
 			continue;
+		/* Not released yet: its data is the guest's to leave there. */
+		if (balloon_held(b, pfn))
+			continue;
 		p = guest_mem_ptr(vdev->mem, pfn_to_gpa(pfn), pfn_to_gpa(step));
 		if (!p)
 			continue;

@@ -99,6 +99,14 @@ void balloon_signal_config(struct balloon *b);
 int balloon_release_range(void *opaque, struct pfn_range r);
 /* Release the inflated pages held back in blocks not yet whole. */
 void balloon_release_held(struct balloon *b);
+
+#define BALLOON_BLOCK_PFNS	(SZ_2M / PFN_SIZE)
+
+/* pfn is in the balloon but held back: not released yet. */
+static inline bool balloon_held(const struct balloon *b, u64 pfn)
+{
+	return b->hold && pfn_bitmap_test(&b->held_blocks, pfn / BALLOON_BLOCK_PFNS);
+}
 /* Contents must survive a release: poisoning with a non-zero value (D-17). */
 bool balloon_keep_contents(const struct balloon *b);
 

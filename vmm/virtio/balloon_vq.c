@@ -65,13 +65,11 @@ static void balloon_release_gpa(struct balloon *b, u64 gpa, u64 len)
 		balloon_release_range(b, r);
 }
 
-#define BLOCK_PFNS	(SZ_2M / PFN_SIZE)
-
 static struct pfn_range balloon_block(const struct balloon *b, u64 blk)
 {
-	u64 start = blk * BLOCK_PFNS;
+	u64 start = blk * BALLOON_BLOCK_PFNS;
 
-	return (struct pfn_range){ start, MIN(BLOCK_PFNS, b->ballooned.nr_pfns - start) };
+	return (struct pfn_range){ start, MIN(BALLOON_BLOCK_PFNS, b->ballooned.nr_pfns - start) };
 }
 
 /*
@@ -94,11 +92,11 @@ static void balloon_flush_arm(struct balloon *b)
  */
 static void balloon_release_or_hold(struct balloon *b, struct pfn_range r)
 {
-	u64 blk, last = (r.start + r.nr - 1) / BLOCK_PFNS;
+	u64 blk, last = (r.start + r.nr - 1) / BALLOON_BLOCK_PFNS;
 	bool held = false;
 
-	pfn_for_each_full_host_range(&b->ballooned, r, BLOCK_PFNS, balloon_release_range, b);
-	for (blk = r.start / BLOCK_PFNS; blk <= last; blk++) {
+	pfn_for_each_full_host_range(&b->ballooned, r, BALLOON_BLOCK_PFNS, balloon_release_range, b);
+	for (blk = r.start / BALLOON_BLOCK_PFNS; blk <= last; blk++) {
 		if (pfn_bitmap_range_full(&b->ballooned, balloon_block(b, blk))) {
 			pfn_bitmap_test_and_clear(&b->held_blocks, blk);
 		} else {
