@@ -241,6 +241,55 @@ static int parse_num(const char *s, long long min, long long max, long long *v)
 	return 0;
 }
 
+struct args {
+	int pid;
+	const char *sock, *csv;
+	enum proto proto;
+	long long target_mib, ram_mib, interval_ms, query_ms, timeout_s, baseline_ms, drop_kib;
+	bool proto_set, no_command, smaps, actual_only;
+};
+
+/* Rss held within STABLE_PCT since since_us; a sample outside starts anew. */
+struct band {
+	long long lo, hi, since_us;
+};
+
+struct progress {
+	struct band band;
+	long long actual_us;	/* when `actual` reached the target, or -1 */
+};
+
+static void band_add(struct band *b, const struct sample *s)
+{
+	long long lo = s->rss_kib < b->lo ? s->rss_kib : b->lo;
+	long long hi = s->rss_kib > b->hi ? s->rss_kib : b->hi;
+
+	if (!b->since_us || (hi - lo) * 100 > hi * STABLE_PCT) {
+		lo = hi = s->rss_kib;
+		b->since_us = s->t_us;
+	}
+	b->lo = lo;
+	b->hi = hi;
+}
+
+/* After the command: has the work ended with this sample? */
+static bool work_done(const struct args *a, struct progress *p, const struct sample *s,
+		      long long rss0)
+{
+	band_add(&p->band, s);
+	if (s->actual_kib != a->target_mib * KIB_PER_MIB)
+		p->actual_us = -1;
+	else if (p->actual_us < 0)
+		p->actual_us = s->t_us;
+	/*
+	 * A drop is awaited only when asked for (-d): a deflate's Rss may
+	 * rise (QEMU touches pages it gets back), and must not hold it up.
+	 */
+	if (p->actual_us < 0 || (a->drop_kib && rss0 - s->rss_kib < a->drop_kib))
+		return false;
+	return a->actual_only || s->t_us - p->band.since_us >= STABLE_MS * 1000LL;
+}
+
 #ifndef SAMPLER_TEST
 
 /* ---- the VMM's control socket ---- */
@@ -418,13 +467,6 @@ static int read_rss(int pid, bool smaps, long long *kib)
 
 /* ---- arguments ---- */
 
-struct args {
-	int pid;
-	const char *sock, *csv;
-	enum proto proto;
-	long long target_mib, ram_mib, interval_ms, query_ms, timeout_s, baseline_ms, drop_kib;
-	bool proto_set, no_command, smaps, actual_only;
-};
 
 #define USAGE \
 	"usage: ballast-sampler -p PID -s SOCKET -P ballast|qmp -t MIB -o CSV\n" \
@@ -610,43 +652,6 @@ static void sleep_until(long long t_us)
 	struct timespec ts = { .tv_sec = t_us / 1000000, .tv_nsec = t_us % 1000000 * 1000 };
 
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
-
-/* Rss held within STABLE_PCT since since_us; a sample outside starts anew. */
-struct band {
-	long long lo, hi, since_us;
-};
-
-struct progress {
-	struct band band;
-	long long actual_us;	/* when `actual` reached the target, or -1 */
-};
-
-static void band_add(struct band *b, const struct sample *s)
-{
-	long long lo = s->rss_kib < b->lo ? s->rss_kib : b->lo;
-	long long hi = s->rss_kib > b->hi ? s->rss_kib : b->hi;
-
-	if (!b->since_us || (hi - lo) * 100 > hi * STABLE_PCT) {
-		lo = hi = s->rss_kib;
-		b->since_us = s->t_us;
-	}
-	b->lo = lo;
-	b->hi = hi;
-}
-
-/* After the command: has the work ended with this sample? */
-static bool work_done(const struct args *a, struct progress *p, const struct sample *s,
-		      long long rss0)
-{
-	band_add(&p->band, s);
-	if (s->actual_kib != a->target_mib * KIB_PER_MIB)
-		p->actual_us = -1;
-	else if (p->actual_us < 0)
-		p->actual_us = s->t_us;
-	if (p->actual_us < 0 || rss0 - s->rss_kib < a->drop_kib)
-		return false;
-	return a->actual_only || s->t_us - p->band.since_us >= STABLE_MS * 1000LL;
 }
 
 /* Sleep to the next tick; after a slow sample, no burst to catch up. */

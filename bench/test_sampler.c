@@ -143,6 +143,23 @@ static void test_parse_num(void)
 	tap_ok(parse_num("99999999999999999999", 1, 100, &v) < 0, "parse_num: overflow");
 }
 
+/* When a resize counts as done, from one sample at a time. */
+static void test_work_done(void)
+{
+	struct args a = { .target_mib = 0, .actual_only = true };
+	struct progress p = { .actual_us = -1 };
+	struct sample s = { .t_us = 1000, .actual_kib = 0, .rss_kib = 300 * 1024 };
+
+	tap_ok(work_done(&a, &p, &s, 290 * 1024),
+	       "done: a deflate at its target whose Rss rose (no drop asked for)");
+	a = (struct args){ .target_mib = 0, .actual_only = true, .drop_kib = 64 * 1024 };
+	p = (struct progress){ .actual_us = -1 };
+	tap_ok(!work_done(&a, &p, &s, 290 * 1024), "not done: -d asks for a drop that has not come");
+	a = (struct args){ .target_mib = 256, .actual_only = true };
+	p = (struct progress){ .actual_us = -1 };
+	tap_ok(!work_done(&a, &p, &s, 290 * 1024), "not done: actual short of the target");
+}
+
 int main(void)
 {
 	tap_start();
@@ -152,5 +169,6 @@ int main(void)
 	test_json();
 	test_replies();
 	test_parse_num();
+	test_work_done();
 	return tap_done();
 }
