@@ -23,6 +23,12 @@
 #define RESEND_TRIES	3
 /* How long a repeated request waits for the reply that got lost. */
 #define RETRY_S		15
+/*
+ * A probe repeats its request this often until a reply starts: a request
+ * sent before the guest opened its port is lost (the UART's receive FIFO is
+ * cleared when the port opens), and the agent answers a repeated seq once.
+ */
+#define PROBE_RESEND_MS	250
 
 static long now_ms(void)
 {
@@ -89,15 +95,17 @@ static int rx_more(int fd, struct rxbuf *rx, long deadline)
 
 /*
  * One attempt on a fresh connection: send RUN seq, wait for its reply until
- * the deadline. Returns the command's status, or AGENT_EXIT_NO_REPLY with
- * *why saying what went wrong.
+ * the deadline, sending RUN seq again every resend_ms (0: never) while
+ * nothing has come back. Returns the command's status, or
+ * AGENT_EXIT_NO_REPLY with *why saying what went wrong.
  */
 static int exec_once(const char *sock, unsigned long seq, const char *cmd,
-		     unsigned int cmd_timeout_s, long deadline, const char **why)
+		     unsigned int cmd_timeout_s, long deadline, long resend_ms, const char **why)
 {
 	struct rxbuf rx = { 0 };
 	struct reply r;
 	int fd, tries = 0, ret = AGENT_EXIT_NO_REPLY;
+	long resend_at = resend_ms ? now_ms() + resend_ms : deadline;
 
 	*why = "no reply";
 	fd = connect_until(sock, deadline);
@@ -128,7 +136,17 @@ static int exec_once(const char *sock, unsigned long seq, const char *cmd,
 			send_request(fd, "RESEND", seq, 0, NULL);
 			continue;
 		}
-		got = rx_more(fd, &rx, deadline);
+		got = rx_more(fd, &rx, MIN(resend_at, deadline));
+		if (!got && resend_ms && now_ms() < deadline) {
+			/* Nothing back yet: the request may have been lost. */
+			if (!rx.len && send_request(fd, "RUN", seq, cmd_timeout_s, cmd)) {
+				*why = strerror(errno);
+				break;
+			}
+			/* Once a reply has begun, only wait for the rest. */
+			resend_at = rx.len ? deadline : now_ms() + resend_ms;
+			continue;
+		}
 		if (got <= 0) {
 			*why = got ? "connection closed" : "no reply before the deadline";
 			break;
@@ -149,7 +167,8 @@ int agent_exec(const char *sock, const char *cmd, unsigned int timeout_s, bool q
 	const char *why;
 	int ret;
 
-	ret = exec_once(sock, seq, cmd, cmd_timeout_s, now_ms() + (long)timeout_s * 1000, &why);
+	ret = exec_once(sock, seq, cmd, cmd_timeout_s, now_ms() + (long)timeout_s * 1000,
+			quiet ? PROBE_RESEND_MS : 0, &why);
 	/*
 	 * A reply lost on the way (a channel that stalled, a connection the
 	 * VMM dropped) may still be had: ask again on a fresh connection. The
@@ -160,7 +179,7 @@ int agent_exec(const char *sock, const char *cmd, unsigned int timeout_s, bool q
 		fprintf(stderr, "ballast-agent: %s: %s (timeout %us); asking again\n", sock, why,
 			timeout_s);
 		ret = exec_once(sock, seq, cmd, cmd_timeout_s,
-				now_ms() + (long)MIN(timeout_s, RETRY_S) * 1000, &why);
+				now_ms() + (long)MIN(timeout_s, RETRY_S) * 1000, 0, &why);
 	}
 	if (ret == AGENT_EXIT_NO_REPLY && !quiet)
 		fprintf(stderr, "ballast-agent: %s: %s (timeout %us)\n", sock, why, timeout_s);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # The harness's own promises: a VMM that can't boot fails fast with its log,
-# and no VMM outlives vm_stop.
+# no VMM outlives vm_stop, and the boot probe survives a lost request.
 
 setup() {
 	load helpers/common
@@ -8,6 +8,8 @@ setup() {
 
 teardown() {
 	vm_stop
+	# What a test started in the background, whether it passed or not.
+	[ -z "${BG_PIDS:-}" ] || kill $BG_PIDS 2>/dev/null || true
 }
 
 @test "harness: a VMM that cannot boot fails vm_start quickly, showing its output" {
@@ -36,4 +38,24 @@ teardown() {
 	BUILD=$BALLAST_BUILD run timeout 300 "$BALLAST_ROOT/ci/demo.sh" 3>&-
 	assert_success
 	assert_output --regexp 'the host got [0-9]+ MiB back'
+}
+
+# A request sent before the guest's agent opened its port is lost there (the
+# UART's receive FIFO is cleared on open). The boot probe repeats it on the
+# same connection; before, it sat out a 3 s attempt and missed this deadline.
+@test "harness: the boot probe is answered when its first request was lost" {
+	local d=$BATS_TEST_TMPDIR probe rc=0
+	socat "PTY,link=$d/pty,rawer" "UNIX-LISTEN:$d/agent.sock" 3>&- &
+	BG_PIDS=$!
+	wait_until 10 test -S "$d/agent.sock"
+	"$AGENT" wait -t 2 "$d/agent.sock" 3>&- &
+	probe=$!
+	BG_PIDS+=" $probe"
+	# The probe's first request reaches the port and is thrown away.
+	sleep 0.5
+	timeout 0.5 cat "$d/pty" >/dev/null || true
+	"$AGENT" serve "$d/pty" 3>&- &
+	BG_PIDS+=" $!"
+	wait "$probe" || rc=$?
+	[ "$rc" -eq 0 ]
 }
