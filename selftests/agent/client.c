@@ -24,11 +24,13 @@
 /* How long a repeated request waits for the reply that got lost. */
 #define RETRY_S		15
 /*
- * A probe repeats its request this often until a reply starts: a request
- * sent before the guest opened its port is lost (the UART's receive FIFO is
- * cleared when the port opens), and the agent answers a repeated seq once.
+ * How many times a probe repeats its request when the agent speaks (its hello, or
+ * a reply to an earlier client) and no reply to it has come: a request sent
+ * before the guest opened its port is lost there, the UART's receive FIFO
+ * being cleared on open. The agent answers a repeated seq without running it
+ * again.
  */
-#define PROBE_RESEND_MS	250
+#define PROBE_RESENDS	3
 
 static long now_ms(void)
 {
@@ -95,17 +97,16 @@ static int rx_more(int fd, struct rxbuf *rx, long deadline)
 
 /*
  * One attempt on a fresh connection: send RUN seq, wait for its reply until
- * the deadline, sending RUN seq again every resend_ms (0: never) while
- * nothing has come back. Returns the command's status, or
- * AGENT_EXIT_NO_REPLY with *why saying what went wrong.
+ * the deadline. A probe sends RUN seq again when other bytes come first.
+ * Returns the command's status, or AGENT_EXIT_NO_REPLY with *why saying
+ * what went wrong.
  */
 static int exec_once(const char *sock, unsigned long seq, const char *cmd,
-		     unsigned int cmd_timeout_s, long deadline, long resend_ms, const char **why)
+		     unsigned int cmd_timeout_s, long deadline, bool probe, const char **why)
 {
 	struct rxbuf rx = { 0 };
 	struct reply r;
-	int fd, tries = 0, ret = AGENT_EXIT_NO_REPLY;
-	long resend_at = resend_ms ? now_ms() + resend_ms : deadline;
+	int fd, tries = 0, resends = 0, ret = AGENT_EXIT_NO_REPLY;
 
 	*why = "no reply";
 	fd = connect_until(sock, deadline);
@@ -136,17 +137,10 @@ static int exec_once(const char *sock, unsigned long seq, const char *cmd,
 			send_request(fd, "RESEND", seq, 0, NULL);
 			continue;
 		}
-		got = rx_more(fd, &rx, MIN(resend_at, deadline));
-		if (!got && resend_ms && now_ms() < deadline) {
-			/* Nothing back yet: the request may have been lost. */
-			if (!rx.len && send_request(fd, "RUN", seq, cmd_timeout_s, cmd)) {
-				*why = strerror(errno);
-				break;
-			}
-			/* Once a reply has begun, only wait for the rest. */
-			resend_at = rx.len ? deadline : now_ms() + resend_ms;
-			continue;
-		}
+		got = rx_more(fd, &rx, deadline);
+		if (got > 0 && probe && resends++ < PROBE_RESENDS &&
+		    send_request(fd, "RUN", seq, cmd_timeout_s, cmd))
+			got = -1;
 		if (got <= 0) {
 			*why = got ? "connection closed" : "no reply before the deadline";
 			break;
@@ -162,13 +156,16 @@ out:
 int agent_exec(const char *sock, const char *cmd, unsigned int timeout_s, bool quiet)
 {
 	unsigned long seq = ((unsigned long)getpid() << 20) ^ (unsigned long)now_ms();
+	/* The agent's hello is the one reply a client must never take. */
+	if (seq == AGENT_SEQ_HELLO)
+		seq++;
 	/* The agent kills the command a second before we give up on it. */
 	unsigned int cmd_timeout_s = timeout_s > 1 ? timeout_s - 1 : 1;
 	const char *why;
 	int ret;
 
 	ret = exec_once(sock, seq, cmd, cmd_timeout_s, now_ms() + (long)timeout_s * 1000,
-			quiet ? PROBE_RESEND_MS : 0, &why);
+			quiet, &why);
 	/*
 	 * A reply lost on the way (a channel that stalled, a connection the
 	 * VMM dropped) may still be had: ask again on a fresh connection. The
@@ -179,7 +176,7 @@ int agent_exec(const char *sock, const char *cmd, unsigned int timeout_s, bool q
 		fprintf(stderr, "ballast-agent: %s: %s (timeout %us); asking again\n", sock, why,
 			timeout_s);
 		ret = exec_once(sock, seq, cmd, cmd_timeout_s,
-				now_ms() + (long)MIN(timeout_s, RETRY_S) * 1000, 0, &why);
+				now_ms() + (long)MIN(timeout_s, RETRY_S) * 1000, false, &why);
 	}
 	if (ret == AGENT_EXIT_NO_REPLY && !quiet)
 		fprintf(stderr, "ballast-agent: %s: %s (timeout %us)\n", sock, why, timeout_s);

@@ -8,6 +8,9 @@
  *   request  @RUN <seq> <timeout_s> <len>\n<len bytes: shell command>
  *            @RESEND <seq> 0 0\n
  *   reply    \x02RES <seq> <status> <len> <crc32, 8 hex>\n<len bytes>\n
+ *   hello    \x02RES 0 0 0 00000000\n\n   every 0.5 s from the agent's start
+ *            until a request begins: a client that hears it repeats a
+ *            request the guest may have dropped before its port was open
  *
  * Requests carry no control characters: some VMMs put a terminal layer
  * between the host and the guest's UART that eats them (kvmtool reads 0x01
@@ -33,6 +36,8 @@
 #define AGENT_OUT_MAX		(256 * 1024)
 /* Exit status the agent reports for a command it had to kill. */
 #define AGENT_STATUS_TIMEOUT	124
+/* The seq of the agent's hello; no request uses it. */
+#define AGENT_SEQ_HELLO		0
 
 static inline uint32_t agent_crc32(const void *buf, size_t len)
 {

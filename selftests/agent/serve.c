@@ -180,6 +180,24 @@ static int read_request(int fd, char *verb, unsigned long *seq, unsigned int *ti
 	return 1;
 }
 
+/*
+ * Say "up" (a reply to seq 0, which no client uses) every half second until
+ * the first byte of a request arrives. A client's request sent before this
+ * guest opened its port may have been thrown away with the port's receive
+ * FIFO; a client that hears this asks again at once instead of sitting out
+ * its timeout. A client that finds hellos queued ahead of its reply skips
+ * them, as it skips any reply to another seq.
+ */
+static void announce_until_input(int fd)
+{
+	const struct reply hello = { .seq = AGENT_SEQ_HELLO };
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	do
+		send_reply(fd, &hello);
+	while (poll(&pfd, 1, 500) == 0);
+}
+
 int agent_serve(const char *path)
 {
 	struct reply last = { .out = malloc(AGENT_OUT_MAX) };
@@ -193,6 +211,7 @@ int agent_serve(const char *path)
 		fprintf(stderr, "ballast-agent: cannot open %s: %s\n", path, strerror(errno));
 		return 1;
 	}
+	announce_until_input(fd);
 	for (;;) {
 		unsigned long seq;
 		unsigned int timeout_s;

@@ -41,8 +41,9 @@ teardown() {
 }
 
 # A request sent before the guest's agent opened its port is lost there (the
-# UART's receive FIFO is cleared on open). The boot probe repeats it on the
-# same connection; before, it sat out a 3 s attempt and missed this deadline.
+# UART's receive FIFO is cleared on open). The agent says hello when it
+# starts and the probe asks again at once; without that, the probe sat out a
+# 3 s attempt and missed this deadline.
 @test "harness: the boot probe is answered when its first request was lost" {
 	local d=$BATS_TEST_TMPDIR probe rc=0
 	socat "PTY,link=$d/pty,rawer" "UNIX-LISTEN:$d/agent.sock" 3>&- &
