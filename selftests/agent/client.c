@@ -24,13 +24,12 @@
 /* How long a repeated request waits for the reply that got lost. */
 #define RETRY_S		15
 /*
- * How many times a probe repeats its request when the agent speaks (its hello, or
- * a reply to an earlier client) and no reply to it has come: a request sent
- * before the guest opened its port is lost there, the UART's receive FIFO
- * being cleared on open. The agent answers a repeated seq without running it
- * again.
+ * The agent's hello: a probe that hears one repeats its request, which the
+ * guest may have dropped before its port was open (the UART's receive FIFO
+ * is cleared on open). The agent answers a repeated seq without running it
+ * again. Other bytes (a reply some earlier client gave up on) prove nothing.
  */
-#define PROBE_RESENDS	3
+#define HELLO_LEN	(sizeof(AGENT_HELLO) - 1)
 
 static long now_ms(void)
 {
@@ -74,6 +73,14 @@ static int send_request(int fd, const char *verb, unsigned long seq, unsigned in
 	return agent_write_all(fd, hdr, n) || agent_write_all(fd, cmd, len) ? -1 : 0;
 }
 
+/* Did the bytes from rx->data[from] on complete a hello? */
+static bool heard_hello(const struct rxbuf *rx, size_t from)
+{
+	size_t start = from >= HELLO_LEN ? from - HELLO_LEN + 1 : 0;
+
+	return memmem(rx->data + start, rx->len - start, AGENT_HELLO, HELLO_LEN);
+}
+
 /* Read more bytes, waiting at most until the deadline: 1 read, 0 timed out, -1 closed. */
 static int rx_more(int fd, struct rxbuf *rx, long deadline)
 {
@@ -97,7 +104,7 @@ static int rx_more(int fd, struct rxbuf *rx, long deadline)
 
 /*
  * One attempt on a fresh connection: send RUN seq, wait for its reply until
- * the deadline. A probe sends RUN seq again when other bytes come first.
+ * the deadline. A probe sends RUN seq again each time it hears a hello.
  * Returns the command's status, or AGENT_EXIT_NO_REPLY with *why saying
  * what went wrong.
  */
@@ -106,7 +113,7 @@ static int exec_once(const char *sock, unsigned long seq, const char *cmd,
 {
 	struct rxbuf rx = { 0 };
 	struct reply r;
-	int fd, tries = 0, resends = 0, ret = AGENT_EXIT_NO_REPLY;
+	int fd, tries = 0, ret = AGENT_EXIT_NO_REPLY;
 
 	*why = "no reply";
 	fd = connect_until(sock, deadline);
@@ -119,7 +126,7 @@ static int exec_once(const char *sock, unsigned long seq, const char *cmd,
 		goto out;
 	}
 	for (;;) {
-		size_t used = 0;
+		size_t used = 0, had;
 		int got = agent_parse_reply(&rx, seq, &r, &used);
 
 		if (got > 0) {
@@ -137,8 +144,9 @@ static int exec_once(const char *sock, unsigned long seq, const char *cmd,
 			send_request(fd, "RESEND", seq, 0, NULL);
 			continue;
 		}
+		had = rx.len;
 		got = rx_more(fd, &rx, deadline);
-		if (got > 0 && probe && resends++ < PROBE_RESENDS &&
+		if (got > 0 && probe && heard_hello(&rx, had) &&
 		    send_request(fd, "RUN", seq, cmd_timeout_s, cmd))
 			got = -1;
 		if (got <= 0) {

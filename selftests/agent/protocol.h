@@ -36,8 +36,9 @@
 #define AGENT_OUT_MAX		(256 * 1024)
 /* Exit status the agent reports for a command it had to kill. */
 #define AGENT_STATUS_TIMEOUT	124
-/* The seq of the agent's hello; no request uses it. */
+/* The seq of the agent's hello, which no request uses, and its header. */
 #define AGENT_SEQ_HELLO		0
+#define AGENT_HELLO		"\x02RES 0 0 0 00000000\n"
 
 static inline uint32_t agent_crc32(const void *buf, size_t len)
 {
