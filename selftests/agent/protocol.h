@@ -36,7 +36,10 @@
 #define AGENT_OUT_MAX		(256 * 1024)
 /* Exit status the agent reports for a command it had to kill. */
 #define AGENT_STATUS_TIMEOUT	124
-/* The seq of the agent's hello, which no request uses, and its header. */
+/*
+ * The agent's hello is this header and an empty payload's newline: a reply
+ * to the seq no request uses, so a client waiting for its own skips it.
+ */
 #define AGENT_SEQ_HELLO		0
 #define AGENT_HELLO		"\x02RES 0 0 0 00000000\n"
 

@@ -190,11 +190,10 @@ static int read_request(int fd, char *verb, unsigned long *seq, unsigned int *ti
  */
 static void announce_until_input(int fd)
 {
-	const struct reply hello = { .seq = AGENT_SEQ_HELLO };
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 	do
-		send_reply(fd, &hello);
+		agent_write_all(fd, AGENT_HELLO "\n", sizeof(AGENT_HELLO "\n") - 1);
 	while (poll(&pfd, 1, 500) == 0);
 }
 
