@@ -70,6 +70,10 @@ struct ballast_counters {
 	atomic64_t pages_deflated;	/* acked deflates, cumulative */
 	atomic64_t pages_dropped;	/* released without an ack (reset) */
 	atomic64_t inflate_rounds;	/* rounds (one kick each) */
+	/* Where an inflate's time goes, in microseconds, cumulative. */
+	atomic64_t inflate_us;		/* whole rounds */
+	atomic64_t inflate_alloc_us;	/* ...allocating the pages */
+	atomic64_t inflate_xfer_us;	/* ...from add to the device's ack */
 	atomic64_t deflate_rounds;
 	atomic64_t max_inflight;	/* most descriptors in flight at once */
 	atomic64_t alloc_failures;	/* "out of puff" */

@@ -65,6 +65,7 @@ static const struct {
 	C(num_pages), C(actual), C(balloon_pages),
 	C(pages_inflated), C(pages_deflated), C(pages_dropped),
 	C(inflate_rounds), C(deflate_rounds), C(max_inflight),
+	C(inflate_us), C(inflate_alloc_us), C(inflate_xfer_us),
 	C(alloc_failures),
 	C(shrinker_count_calls), C(shrinker_scan_calls), C(shrinker_pages_freed),
 	C(shrinker_waits),

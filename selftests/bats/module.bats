@@ -77,6 +77,16 @@ vmm_alive() {
 	[ "$(bl_counter config_changes)" -gt "$changes" ]
 }
 
+# make bench splits an inflate's time with these: they must add up.
+@test "inflate times: ballast.ko counts its allocating and the device's turn, within its rounds [bench]" {
+	read -r whole alloc xfer < <(vm_exec 'cd /sys/kernel/debug/ballast &&
+		echo $(cat inflate_us inflate_alloc_us inflate_xfer_us)')
+	echo "# rounds ${whole} us: allocating ${alloc} us, the device's turn ${xfer} us" >&3
+	[ "$alloc" -gt 0 ]
+	[ "$xfer" -gt 0 ]
+	[ $((alloc + xfer)) -le "$whole" ]
+}
+
 # With hold_actual set the driver stops writing `actual`: whatever the device
 # shows there afterwards, it wrote itself.
 @test "actual is the driver's: the device never writes it [D: actual is driver-written, R-14]" {
