@@ -74,6 +74,7 @@ struct ballast_counters {
 	atomic64_t inflate_us;		/* whole rounds */
 	atomic64_t inflate_alloc_us;	/* ...allocating the pages */
 	atomic64_t inflate_xfer_us;	/* ...from add to the device's ack */
+	atomic64_t inflate_blocks;	/* blocks split for a descriptor */
 	atomic64_t deflate_rounds;
 	atomic64_t max_inflight;	/* most descriptors in flight at once */
 	atomic64_t alloc_failures;	/* "out of puff" */
@@ -159,6 +160,7 @@ struct ballast {
 	struct list_head pages;		/* ballooned, acked by the device */
 	unsigned long nr_pages;
 	unsigned int batch;
+	bool alloc_blocks;		/* inflate: a descriptor's pages at once */
 	/* One round in flight: per descriptor its PFNs, pages and request. */
 	u32 *pfns[BALLAST_BATCH_MAX];	/* PFNS_PER_DESC each, kmalloc'd */
 	struct list_head slot[BALLAST_BATCH_MAX];

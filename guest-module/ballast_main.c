@@ -319,6 +319,40 @@ static void ballast_free_list(struct list_head *list)
 }
 
 /*
+ * With alloc_blocks set, a descriptor's pages come from one block of
+ * BALLAST_PFNS_PER_DESC pages split into order-0 pages: one trip through
+ * the buddy allocator instead of 256 (make bench found allocating 90% of a
+ * nested ballast.ko inflate on ballast-vmm, the device's turn 4%).  The
+ * rest of the driver sees the same order-0 pages, now contiguous.  Only a
+ * block already free is taken, without reclaim or compaction: when none
+ * is, the pages come one by one.  Off by default: like Linux's driver, the
+ * device then sees scattered PFNs.
+ */
+#define BALLAST_BLOCK_ORDER	8
+static_assert(1 << BALLAST_BLOCK_ORDER == BALLAST_PFNS_PER_DESC);
+
+static unsigned int ballast_alloc_block(struct ballast *b,
+					struct list_head *list, u32 *pfns)
+{
+	struct page *page;
+	unsigned int i;
+
+	page = alloc_pages((BALLAST_GFP & ~__GFP_RECLAIM) | __GFP_NOWARN,
+			   BALLAST_BLOCK_ORDER);
+	if (!page)
+		return 0;
+	split_page(page, BALLAST_BLOCK_ORDER);
+	atomic64_inc(&b->c.inflate_blocks);
+	for (i = 0; i < BALLAST_PFNS_PER_DESC; i++) {
+		struct page *p = nth_page(page, i);
+
+		pfns[i] = page_to_pfn(p);
+		list_add(&p->lru, list);
+	}
+	return BALLAST_PFNS_PER_DESC;
+}
+
+/*
  * One inflate round: up to ->batch descriptors of up to 256 PFNs, one kick.
  * Returns the pages the device acked, 0 when no page could be allocated,
  * or a negative errno when nothing was acked; *puff says an allocation
@@ -336,7 +370,12 @@ static long ballast_fill(struct ballast *b, unsigned long want, bool *puff)
 		struct page *page;
 
 		INIT_LIST_HEAD(&b->slot[nd]);
-		for (n = 0; n < BALLAST_PFNS_PER_DESC && want; n++, want--) {
+		n = 0;
+		if (READ_ONCE(b->alloc_blocks) && want >= BALLAST_PFNS_PER_DESC) {
+			n = ballast_alloc_block(b, &b->slot[nd], pfns);
+			want -= n;
+		}
+		for (; n < BALLAST_PFNS_PER_DESC && want; n++, want--) {
 			page = ballast_alloc_page();
 			if (!page) {
 				*puff = true;

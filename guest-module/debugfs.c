@@ -3,8 +3,8 @@
  * /sys/kernel/debug/ballast/: one read-only file per counter (decimal, the
  * feature words in hex), `status` with all of them as "name value" lines
  * (one read for a test that would otherwise open forty files), the
- * settings `batch`, `ack_timeout_ms`, `hold_actual`, `hint_check` and
- * `hint_hold_ms`, `dead`, and inject/ (inject.c).
+ * settings `batch`, `alloc_blocks`, `ack_timeout_ms`, `hold_actual`,
+ * `hint_check` and `hint_hold_ms`, `dead`, and inject/ (inject.c).
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -65,7 +65,7 @@ static const struct {
 	C(num_pages), C(actual), C(balloon_pages),
 	C(pages_inflated), C(pages_deflated), C(pages_dropped),
 	C(inflate_rounds), C(deflate_rounds), C(max_inflight),
-	C(inflate_us), C(inflate_alloc_us), C(inflate_xfer_us),
+	C(inflate_us), C(inflate_alloc_us), C(inflate_xfer_us), C(inflate_blocks),
 	C(alloc_failures),
 	C(shrinker_count_calls), C(shrinker_scan_calls), C(shrinker_pages_freed),
 	C(shrinker_waits),
@@ -110,6 +110,7 @@ static int ballast_status_show(struct seq_file *m, void *unused)
 		seq_printf(m, f[i].hex ? "%s 0x%llx\n" : "%s %llu\n", f[i].name,
 			   ballast_cfile_val(&f[i]));
 	seq_printf(m, "batch %u\n", READ_ONCE(b->batch));
+	seq_printf(m, "alloc_blocks %d\n", READ_ONCE(b->alloc_blocks));
 	seq_printf(m, "ack_timeout_ms %u\n", READ_ONCE(ballast_ack_timeout_ms));
 	seq_printf(m, "dead %d\n", READ_ONCE(b->dead));
 	return 0;
@@ -178,6 +179,7 @@ void ballast_debugfs_init(struct ballast *b)
 	}
 	debugfs_create_file("status", 0444, dir, b, &ballast_status_fops);
 	debugfs_create_file_unsafe("batch", 0644, dir, b, &ballast_batch_fops);
+	debugfs_create_bool("alloc_blocks", 0644, dir, &b->alloc_blocks);
 	debugfs_create_u32("ack_timeout_ms", 0644, dir, &ballast_ack_timeout_ms);
 	debugfs_create_bool("hold_actual", 0644, dir, &ballast_hold_actual);
 	debugfs_create_u32("hint_check", 0644, dir, &b->hint_check);

@@ -226,6 +226,22 @@ vmm_alive() {
 	vm_exec "echo 1 > /sys/kernel/debug/ballast/batch"
 }
 
+# ballast.ko's fast path for the bench: a descriptor's 256 pages split from
+# one free block, contiguous PFNs, the same balloon.
+@test "alloc_blocks: each descriptor's pages from one free block, same result [batch]" {
+	local knob=/sys/kernel/debug/ballast/alloc_blocks
+	vm_resize 0 120
+	blocks=$(bl_counter inflate_blocks)
+	vm_exec "echo 1 > $knob"
+	vm_resize 128 120
+	guest_test ballast_balloon 128
+	vm_exec "echo 0 > $knob"
+	taken=$(($(bl_counter inflate_blocks) - blocks))
+	echo "# $taken blocks of 256 pages taken for 128 MiB" >&3
+	vm_resize 0 120
+	[ "$taken" -gt 0 ]
+}
+
 @test "unbinding ballast.ko returns the balloon and tells the device; rebinding works" {
 	vm_resize 64 120
 	run vm_exec "rmmod ballast"
