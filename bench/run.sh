@@ -20,6 +20,9 @@
 #   BENCH_QUERY_MS  how often the sampler asks the VMM for `actual` (100;
 #                 /proc is read every 20 ms)
 #   BENCH_FPR     1: also free page reporting (~1 GiB freed in the guest)
+#   BENCH_ONLY    the series to run, of: linux ko32 boot ko1 fpr (all)
+#   BENCH_KO_BLOCKS  1: ballast.ko takes a descriptor's pages as one block
+#                 (its alloc_blocks; 0: page by page, as Linux's driver)
 #   BENCH_STRACE  1: one inflate of QEMU under strace, for its madvise count
 #   BENCH_STRACE_MIB  that inflate's size (16: strace stops QEMU at every
 #                 system call, 64 MiB took 2.5 min nested; the count is
@@ -42,6 +45,8 @@ BENCH_QUERY_MS=${BENCH_QUERY_MS:-100}
 BENCH_FPR=${BENCH_FPR:-1}
 BENCH_STRACE=${BENCH_STRACE:-1}
 BENCH_STRACE_MIB=${BENCH_STRACE_MIB:-16}
+BENCH_KO_BLOCKS=${BENCH_KO_BLOCKS:-1}
+read -r -a only <<<"${BENCH_ONLY:-}"
 
 for v in "$REPS" "$BENCH_QUERY_MS" "$BENCH_STRACE_MIB" "${sizes[@]}" "${b1_sizes[@]}"; do
 	if ! [[ $v =~ ^[1-9][0-9]*$ ]]; then
@@ -50,6 +55,19 @@ for v in "$REPS" "$BENCH_QUERY_MS" "$BENCH_STRACE_MIB" "${sizes[@]}" "${b1_sizes
 		exit 2
 	fi
 done
+for v in "${only[@]}"; do
+	case $v in
+	linux | ko32 | boot | ko1 | fpr) ;;
+	*)
+		echo "bench: BENCH_ONLY takes series of: linux ko32 boot ko1 fpr, not '$v'" >&2
+		exit 2
+		;;
+	esac
+done
+if [[ ! $BENCH_KO_BLOCKS =~ ^[01]$ ]]; then
+	echo "bench: BENCH_KO_BLOCKS takes 0 or 1, not '$BENCH_KO_BLOCKS'" >&2
+	exit 2
+fi
 if [ "${BENCH_SMOKE:-0}" = 1 ]; then
 	BENCH_QUICK=1 BENCH_STRACE=0 OUT=$BUILD/bench/smoke RAW=$BUILD/bench/smoke/raw
 fi
@@ -110,6 +128,11 @@ series() {
 	"$@" && return 0
 	rc=1
 	[ -z "$interrupted" ] || exit
+}
+
+# wanted SERIES: whether BENCH_ONLY leaves SERIES in the run.
+wanted() {
+	[ "${#only[@]}" = 0 ] || [[ " ${only[*]} " == *" $1 "* ]]
 }
 
 # record KEY=VALUE...: one raw record, read by summarize.py.
@@ -186,20 +209,42 @@ strace_inflate() {
 	sample 0 "$RAW/strace-$VMM-deflate.csv" -A >/dev/null
 }
 
+# ko_times: ballast.ko's cumulative inflate times in microseconds (whole
+# rounds, allocating, the device's turn) and blocks taken (debugfs; empty
+# under Linux's driver).
+ko_times() {
+	[ "$VM_DRIVER" = ballast ] || return 0
+	# shellcheck disable=SC2016 # the guest expands it
+	vm_exec 'cd /sys/kernel/debug/ballast &&
+		echo $(cat inflate_us inflate_alloc_us inflate_xfer_us inflate_blocks)'
+}
+
+# ko_split BEFORE AFTER: the record fields of one inflate's share of them.
+ko_split() {
+	local -a b a
+	[ -n "$1" ] && [ -n "$2" ] || return 0
+	read -r -a b <<<"$1"
+	read -r -a a <<<"$2"
+	echo "ko_us=$((a[0] - b[0])) ko_alloc_us=$((a[1] - b[1])) ko_xfer_us=$((a[2] - b[2]))" \
+		"ko_blocks=$((a[3] - b[3]))"
+}
+
 # inflate_series VMM DRIVER BATCH MIB: one guest of twice MIB (>= 512 MiB),
 # REPS times: touch and free most of its RAM, inflate to MIB, deflate to 0,
 # each sampled. A subshell: its guest is stopped however it ends.
 inflate_series() (
-	local driver=$2 batch=$3 size=$4 ram=$((2 * $4)) rep name res t0 touched
+	local driver=$2 batch=$3 size=$4 ram=$((2 * $4)) rep name res t0 touched ko0 ko1 blocks=
 	export VMM=$1 VM_DRIVER=$2
 	source selftests/bats/helpers/lib.bash || exit 2
 	trap vm_stop EXIT
 	[ "$ram" -ge 512 ] || ram=512
-	name=$VMM-$driver${batch:+-b$batch}-$size
+	[ -n "$batch" ] && [ "$BENCH_KO_BLOCKS" = 1 ] && blocks=Y
+	name=$VMM-$driver${batch:+-b$batch}${blocks:+-blocks}-$size
 	guest_start "$ram" || exit 1
-	if [ -n "$batch" ] && ! vm_exec "echo $batch > /sys/kernel/debug/ballast/batch &&
-		grep -qx $batch /sys/kernel/debug/ballast/batch"; then
-		echo "bench: ballast.ko did not take batch $batch" >&2
+	if [ -n "$batch" ] && ! vm_exec "cd /sys/kernel/debug/ballast &&
+		echo $batch > batch && grep -qx $batch batch &&
+		echo ${blocks:-N} > alloc_blocks && grep -qx ${blocks:-N} alloc_blocks"; then
+		echo "bench: ballast.ko did not take batch $batch, alloc_blocks ${blocks:-N}" >&2
 		exit 1
 	fi
 	for ((rep = 1; rep <= REPS; rep++)); do
@@ -209,17 +254,22 @@ inflate_series() (
 			$1 ~ /^[0-9]+\+/ { print int($1) }') || exit 1
 		progress "$name rep $rep/$REPS: the guest touched and freed ${touched:-?} MiB" \
 			"in $((SECONDS - t0)) s"
+		ko0=$(ko_times) || exit 1
 		res=$(sample "$size" "$RAW/inflate-$name-$rep.csv") || exit 1
+		ko1=$(ko_times) || exit 1
+		res+=" $(ko_split "$ko0" "$ko1")"
 		record kind=inflate vmm="$VMM" driver="$driver" batch="${batch:-0}" size_mib="$size" \
-			ram_mib="$ram" rep="$rep" "$res"
+			ram_mib="$ram" rep="$rep" ${blocks:+blocks=1} "$res"
 		progress "$name rep $rep/$REPS: inflate $(kv t_actual_s "$res") s," \
-			"Rss settled $(kv t_rss_s "$res") s, VMM CPU $(kv cpu_ms "$res") ms"
+			"Rss settled $(kv t_rss_s "$res") s, VMM CPU $(kv cpu_ms "$res") ms" \
+			"${ko1:+, ballast.ko allocating $(kv ko_alloc_us "$res") us, device $(kv ko_xfer_us "$res") us,}" \
+			"${ko1:+$(kv ko_blocks "$res") blocks}"
 		# A deflate is done when `actual` is 0: the host's Rss has no part
 		# in it (ballast-vmm's once kept moving by more than 1% a second
 		# for 9 minutes after a 1 GiB deflate, test host at 3.5 GiB).
 		res=$(sample 0 "$RAW/deflate-$name-$rep.csv" -A) || exit 1
 		record kind=deflate vmm="$VMM" driver="$driver" batch="${batch:-0}" size_mib="$size" \
-			ram_mib="$ram" rep="$rep" "$res"
+			ram_mib="$ram" rep="$rep" ${blocks:+blocks=1} "$res"
 		progress "$name rep $rep/$REPS: deflate $(kv t_actual_s "$res") s"
 	done
 	if [ "$BENCH_STRACE" = 1 ] && [ "$VMM" = qemu ] && [ -z "$batch" ] &&
@@ -229,19 +279,34 @@ inflate_series() (
 )
 
 # boot_series VMM CPUS: REPS boots of a 512 MiB guest, each timed by the
-# harness from the VMM's start to its guest's agent answering.
+# harness from the VMM's start to its guest's agent answering. Then the
+# guest's own clock (/proc/uptime, read at the middle of one agent round
+# trip) splits the boot: what ran before the guest kernel's clock started
+# (the harness's start path, the VMM's set-up, firmware, kernel load) and
+# what the guest did itself.
 boot_series() (
-	local rep log t
+	local rep log t t0 ta tb up setup
 	export VMM=$1 VM_CPUS=$2
+	# ballast-vmm says how long its own set-up took at -v.
+	export BALLAST_VMM_ARGS=-v
 	source selftests/bats/helpers/lib.bash || exit 2
 	trap vm_stop EXIT
 	log=$RAW/boot-$VMM-$VM_CPUS.log
 	for ((rep = 1; rep <= REPS; rep++)); do
+		t0=$EPOCHREALTIME
 		vm_start 512 3>"$log" || exit 1
+		ta=$EPOCHREALTIME
+		up=$(vm_exec 'cut -d" " -f1 /proc/uptime') || exit 1
+		tb=$EPOCHREALTIME
+		# ballast-vmm logs its own set-up time (memory, kernel load,
+		# vCPUs): the part of the time before the kernel that is its own.
+		setup=$(where_sh "sed -n 's/.*set-up took \\([0-9]*\\) ms.*/\\1/p' $VM_RUNDIR/vmm.log" 2>/dev/null)
 		vm_stop
 		t=$(sed -n 's/.*agent answered \([0-9.]*\)s after start.*/\1/p' "$log" | tail -n 1)
-		record kind=boot vmm="$VMM" cpus="$VM_CPUS" rep="$rep" t_s="$t"
-		progress "$VMM boot, $VM_CPUS vCPUs, rep $rep/$REPS: agent answered after $t s"
+		record kind=boot vmm="$VMM" cpus="$VM_CPUS" rep="$rep" t_s="$t" guest_up_s="$up" \
+			to_uptime_s="$(bc <<<"scale=3; ($ta + $tb) / 2 - $t0")" ${setup:+vmm_setup_ms=$setup}
+		progress "$VMM boot, $VM_CPUS vCPUs, rep $rep/$REPS: agent answered after $t s," \
+			"the guest's clock read $up s${setup:+, VMM set-up $setup ms}"
 	done
 )
 
@@ -289,9 +354,11 @@ testhost_share || { echo "bench: the nested test host did not come up" >&2; rc=1
 goal_series() {
 	local vmm
 	for vmm in "${vmms[@]}"; do
+		wanted linux || break
 		series inflate_series "$vmm" virtio_balloon "" "$1"
 	done
 	for vmm in "${vmms[@]}"; do
+		wanted ko32 || break
 		series inflate_series "$vmm" ballast 32 "$1"
 	done
 }
@@ -303,6 +370,7 @@ if [ "${BENCH_SMOKE:-0}" = 1 ]; then
 fi
 goal_series "${sizes[0]}"
 for cpus in 1 2; do
+	wanted boot || break
 	for vmm in "${vmms[@]}"; do
 		series boot_series "$vmm" "$cpus"
 	done
@@ -311,11 +379,12 @@ for size in "${sizes[@]:1}"; do
 	goal_series "$size"
 done
 for size in "${b1_sizes[@]}"; do
+	wanted ko1 || break
 	for vmm in "${vmms[@]}"; do
 		series inflate_series "$vmm" ballast 1 "$size"
 	done
 done
-if [ "$BENCH_FPR" = 1 ]; then
+if [ "$BENCH_FPR" = 1 ] && wanted fpr; then
 	for vmm in "${vmms[@]}"; do
 		series fpr_series "$vmm"
 	done

@@ -51,7 +51,7 @@ vmm_start() {
 		;;
 	esac
 	opts=$(ballast_balloon_opts) || return 1
-	where_spawn "$BALLAST_VMM --kernel $VM_KERNEL --initramfs $VM_INITRAMFS \
+	where_spawn "$BALLAST_VMM ${BALLAST_VMM_ARGS:-} --kernel $VM_KERNEL --initramfs $VM_INITRAMFS \
 		--cmdline '$VM_CMDLINE' --memory size=${VM_MEM_MIB}M${VM_THP:+,thp=$VM_THP} --cpus $VM_CPUS \
 		--serial file=$VM_CONSOLE --serial2 $agent --balloon $opts \
 		--api-socket $VM_RUNDIR/api.sock --pidfile $VM_RUNDIR/vmm.pid" || return 1
