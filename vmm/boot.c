@@ -220,47 +220,25 @@ int boot_build_cpu_tables(struct guest_mem *mem, struct vcpu_boot_state *st)
 	return 0;
 }
 
-static int read_file(const char *path, u8 **buf, size_t *len)
+/* pread until len bytes or the end of the file; the bytes read, or -errno. */
+static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
 {
-	struct stat st;
 	size_t done = 0;
-	int fd, ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-		goto out;
-	}
-	*buf = malloc(st.st_size ? st.st_size : 1);
-	if (!*buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, *buf + done, st.st_size - done);
+	while (done < len) {
+		ssize_t n = pread(fd, (u8 *)buf + done, len - done, off + done);
 
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			free(*buf);
-			*buf = NULL;
-			goto out;
-		}
+		if (n < 0)
+			return -errno;
+		if (!n)
+			break;
 		done += n;
 	}
-	*len = done;
-out:
-	close(fd);
-	return ret;
+	return done;
 }
 
-/* Read a file straight into guest memory at gpa (no bounce buffer). */
-static int read_into_guest(int fd, struct guest_mem *mem, u64 gpa, u64 size)
+/* Read a file's bytes from off straight into guest memory at gpa. */
+static int read_into_guest(int fd, off_t off, struct guest_mem *mem, u64 gpa, u64 size)
 {
 	u8 *dst = guest_mem_ptr(mem, gpa, size);
 	u64 done = 0;
@@ -268,12 +246,88 @@ static int read_into_guest(int fd, struct guest_mem *mem, u64 gpa, u64 size)
 	if (!dst)
 		return -EFAULT;
 	while (done < size) {
-		ssize_t n = read(fd, dst + done, MIN(size - done, (u64)SZ_1G));
+		ssize_t n = pread_full(fd, dst + done, MIN(size - done, (u64)SZ_1G), off + done);
 
 		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
+			return n < 0 ? n : -EIO;
 		done += n;
 	}
+	return 0;
+}
+
+/* The setup sectors: setup_sects is a byte, plus the boot sector. */
+#define BOOT_SETUP_MAX		(256 * 512)
+
+/* A guest's kernel and initramfs, open; the kernel's boot header parsed. */
+struct boot_files {
+	int kernel_fd, initrd_fd;
+	struct bzimage bz;	/* payload NULL: it stays in the file */
+	u64 initrd_size;
+};
+
+static void boot_files_close(struct boot_files *f)
+{
+	if (f->kernel_fd >= 0)
+		close(f->kernel_fd);
+	if (f->initrd_fd >= 0)
+		close(f->initrd_fd);
+}
+
+/*
+ * Open the kernel and the initramfs and parse the kernel's boot header.
+ * Only the setup sectors are read here: checking the options costs no read
+ * of the payload, and loading reads it once, straight into guest memory (a
+ * VMM nested under TCG pays for every byte it copies). The caller closes
+ * the files, also on an error.
+ */
+static int boot_files_open(const struct vmm_config *cfg, struct boot_files *f,
+			   char *err, size_t errlen)
+{
+	struct stat st;
+	ssize_t n;
+	u8 *head;
+	int ret;
+
+	*f = (struct boot_files) { .kernel_fd = -1, .initrd_fd = -1 };
+	f->kernel_fd = open(cfg->kernel, O_RDONLY | O_CLOEXEC);
+	if (f->kernel_fd < 0 || fstat(f->kernel_fd, &st) < 0)
+		return fail(-errno, err, errlen, "cannot read kernel '%s': %s", cfg->kernel,
+			    strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail(-EINVAL, err, errlen, "cannot read kernel '%s': not a regular file",
+			    cfg->kernel);
+	/* One byte past the largest setup, so a whole one is not "truncated". */
+	head = malloc(BOOT_SETUP_MAX + 1);
+	if (!head)
+		return fail(-ENOMEM, err, errlen, "cannot read kernel '%s': %s", cfg->kernel,
+			    strerror(ENOMEM));
+	n = pread_full(f->kernel_fd, head, MIN((u64)st.st_size, BOOT_SETUP_MAX + 1), 0);
+	if (n < 0) {
+		free(head);
+		return fail(n, err, errlen, "cannot read kernel '%s': %s", cfg->kernel,
+			    strerror(-n));
+	}
+	ret = boot_parse_bzimage(head, n, &f->bz, err, errlen);
+	free(head);
+	if (ret) {
+		size_t len = strlen(err);
+
+		snprintf(err + len, errlen - len, ": '%s'", cfg->kernel);
+		return ret;
+	}
+	f->bz.payload = NULL;
+	f->bz.payload_size = st.st_size - f->bz.setup_size;
+
+	if (!cfg->initramfs)
+		return 0;
+	f->initrd_fd = open(cfg->initramfs, O_RDONLY | O_CLOEXEC);
+	if (f->initrd_fd < 0 || fstat(f->initrd_fd, &st) < 0)
+		return fail(-errno, err, errlen, "cannot read initramfs '%s': %s",
+			    cfg->initramfs, strerror(errno));
+	if (!S_ISREG(st.st_mode) || !st.st_size)
+		return fail(-EINVAL, err, errlen, "initramfs '%s' is %s", cfg->initramfs,
+			    S_ISREG(st.st_mode) ? "empty" : "not a regular file");
+	f->initrd_size = st.st_size;
 	return 0;
 }
 
@@ -282,44 +336,18 @@ int boot_check(const struct vmm_config *cfg, char *err, size_t errlen)
 	struct guest_mem mem = { .nr_regions = 1, .fd = -1 };
 	u64 low = MIN(cfg->mem_size, GUEST_MEM_LOW_MAX);
 	struct boot_layout layout;
-	size_t kernel_len = 0;
-	struct bzimage bz;
-	u8 *kernel = NULL;
-	u64 initrd_size = 0;
+	struct boot_files f;
 	int ret;
 
-	ret = read_file(cfg->kernel, &kernel, &kernel_len);
+	ret = boot_files_open(cfg, &f, err, errlen);
 	if (ret)
-		return fail(ret, err, errlen, "cannot read kernel '%s': %s", cfg->kernel,
-			    ret == -EINVAL ? "not a regular file" : strerror(-ret));
-	ret = boot_parse_bzimage(kernel, kernel_len, &bz, err, errlen);
-	if (ret) {
-		size_t n = strlen(err);
-
-		snprintf(err + n, errlen - n, ": '%s'", cfg->kernel);
 		goto out;
-	}
-	if (cfg->initramfs) {
-		struct stat sb;
-
-		if (stat(cfg->initramfs, &sb) < 0 || access(cfg->initramfs, R_OK) < 0) {
-			ret = fail(-errno, err, errlen, "cannot read initramfs '%s': %s",
-				   cfg->initramfs, strerror(errno));
-			goto out;
-		}
-		if (!S_ISREG(sb.st_mode) || !sb.st_size) {
-			ret = fail(-EINVAL, err, errlen, "initramfs '%s' is %s", cfg->initramfs,
-				   S_ISREG(sb.st_mode) ? "empty" : "not a regular file");
-			goto out;
-		}
-		initrd_size = sb.st_size;
-	}
 	/* Only the layout matters for the plan: no memory behind it. */
 	mem.regions[0] = (struct guest_mem_region) { .gpa = 0, .size = low };
 	mem.ram_size = cfg->mem_size;
-	ret = boot_plan(&bz, &mem, initrd_size, strlen(cfg->cmdline), &layout, err, errlen);
+	ret = boot_plan(&f.bz, &mem, f.initrd_size, strlen(cfg->cmdline), &layout, err, errlen);
 out:
-	free(kernel);
+	boot_files_close(&f);
 	return ret;
 }
 
@@ -327,57 +355,32 @@ int boot_load(struct kvm *kvm, const struct vmm_config *cfg, struct vcpu_boot_st
 	      char *err, size_t errlen)
 {
 	struct guest_mem *mem = &kvm->mem;
-	size_t cmdline_len = strlen(cfg->cmdline), kernel_len = 0;
+	size_t cmdline_len = strlen(cfg->cmdline);
 	struct boot_layout layout;
 	struct boot_params *bp;
-	struct bzimage bz;
-	u64 initrd_size = 0;
-	u8 *kernel = NULL;
-	int ret, initrd_fd = -1;
+	struct boot_files f;
+	int ret;
 	void *p;
 
-	ret = read_file(cfg->kernel, &kernel, &kernel_len);
+	ret = boot_files_open(cfg, &f, err, errlen);
 	if (ret)
-		return fail(ret, err, errlen, "cannot read kernel '%s': %s", cfg->kernel,
-			    ret == -EINVAL ? "not a regular file" : strerror(-ret));
-	ret = boot_parse_bzimage(kernel, kernel_len, &bz, err, errlen);
-	if (ret) {
-		size_t n = strlen(err);
-
-		snprintf(err + n, errlen - n, ": '%s'", cfg->kernel);
 		goto out;
-	}
-
-	if (cfg->initramfs) {
-		struct stat sb;
-
-		initrd_fd = open(cfg->initramfs, O_RDONLY | O_CLOEXEC);
-		if (initrd_fd < 0 || fstat(initrd_fd, &sb) < 0) {
-			ret = fail(-errno, err, errlen, "cannot read initramfs '%s': %s",
-				   cfg->initramfs, strerror(errno));
-			goto out;
-		}
-		if (!S_ISREG(sb.st_mode) || !sb.st_size) {
-			ret = fail(-EINVAL, err, errlen, "initramfs '%s' is %s", cfg->initramfs,
-				   S_ISREG(sb.st_mode) ? "empty" : "not a regular file");
-			goto out;
-		}
-		initrd_size = sb.st_size;
-	}
-
-	ret = boot_plan(&bz, mem, initrd_size, cmdline_len, &layout, err, errlen);
+	ret = boot_plan(&f.bz, mem, f.initrd_size, cmdline_len, &layout, err, errlen);
 	if (ret)
 		goto out;
 
-	p = guest_mem_ptr(mem, layout.kernel_gpa, bz.payload_size);
-	if (!p) {
+	if (!guest_mem_ptr(mem, layout.kernel_gpa, f.bz.payload_size)) {
 		ret = fail(-EFAULT, err, errlen, "kernel does not fit in guest RAM");
 		goto out;
 	}
-	memcpy(p, bz.payload, bz.payload_size);
-
-	if (initrd_size) {
-		ret = read_into_guest(initrd_fd, mem, layout.initrd_gpa, initrd_size);
+	ret = read_into_guest(f.kernel_fd, f.bz.setup_size, mem, layout.kernel_gpa,
+			      f.bz.payload_size);
+	if (ret) {
+		fail(ret, err, errlen, "cannot read kernel '%s': %s", cfg->kernel, strerror(-ret));
+		goto out;
+	}
+	if (f.initrd_size) {
+		ret = read_into_guest(f.initrd_fd, 0, mem, layout.initrd_gpa, f.initrd_size);
 		if (ret) {
 			fail(ret, err, errlen, "cannot read initramfs '%s': %s", cfg->initramfs,
 			     strerror(-ret));
@@ -411,7 +414,7 @@ int boot_load(struct kvm *kvm, const struct vmm_config *cfg, struct vcpu_boot_st
 		ret = fail(-EFAULT, err, errlen, "no room for the zero page");
 		goto out;
 	}
-	boot_fill_params(bp, &bz, &layout, mem);
+	boot_fill_params(bp, &f.bz, &layout, mem);
 
 	memset(st, 0, sizeof(*st));
 	ret = boot_build_cpu_tables(mem, st);
@@ -422,13 +425,11 @@ int boot_load(struct kvm *kvm, const struct vmm_config *cfg, struct vcpu_boot_st
 	st->rip = layout.kernel_gpa + 0x200;	/* startup_64 */
 	st->rsi = BOOT_ZERO_PAGE_GPA;
 	pr_info("boot: protocol %u.%02u, kernel %zu KiB at 0x%llx (needs up to 0x%llx), initramfs %llu KiB at 0x%llx",
-		bz.version >> 8, bz.version & 0xff, bz.payload_size / 1024,
+		f.bz.version >> 8, f.bz.version & 0xff, f.bz.payload_size / 1024,
 		(unsigned long long)layout.kernel_gpa, (unsigned long long)layout.kernel_end,
-		(unsigned long long)initrd_size / 1024, (unsigned long long)layout.initrd_gpa);
+		(unsigned long long)f.initrd_size / 1024, (unsigned long long)layout.initrd_gpa);
 	ret = 0;
 out:
-	if (initrd_fd >= 0)
-		close(initrd_fd);
-	free(kernel);
+	boot_files_close(&f);
 	return ret;
 }

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * Boot protocol pieces without KVM: bzImage header checks, the memory plan,
+ * Boot protocol pieces without KVM: bzImage header checks, the checks of
+ * --kernel and --initramfs on real files, the memory plan,
  * the zero page and e820 map, the MP table and the ACPI tables (checksums,
  * pointers, one LAPIC per CPU).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../boot.h"
+#include "../cli.h"
 #include "../memory.h"
 #include "tap.h"
 
@@ -275,10 +280,83 @@ static void test_acpi(unsigned int ncpus)
 	free(buf);
 }
 
+/* A file at path of size bytes: head's first len bytes, then a hole. */
+static void write_file(const char *path, const void *head, size_t len, off_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0 || write(fd, head, len) != (ssize_t)len || ftruncate(fd, size) < 0) {
+		perror(path);
+		exit(1);
+	}
+	close(fd);
+}
+
+/*
+ * boot_check reads only the kernel's setup sectors: its plan must still
+ * take the payload's size from the file, and every bad file must get its
+ * error before any guest memory exists.
+ */
+static void test_check_files(void)
+{
+	char dir[] = "/tmp/test_boot.XXXXXX", kernel[64], initrd[64], empty[64], none[64];
+	char err[256];
+	struct vmm_config cfg = { .cmdline = "console=ttyS0", .mem_size = 128 * SZ_1M };
+	u8 *img = fake_bzimage(0x020f, 30);
+
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(kernel, sizeof(kernel), "%s/bzImage", dir);
+	snprintf(initrd, sizeof(initrd), "%s/initrd", dir);
+	snprintf(empty, sizeof(empty), "%s/empty", dir);
+	snprintf(none, sizeof(none), "%s/none", dir);
+	/* A 64 MiB payload: more than init_size, so it sets the kernel's end. */
+	write_file(kernel, img, IMG_SIZE, 31 * 512 + 64 * SZ_1M);
+	write_file(initrd, "07070", 5, SZ_1M);
+	write_file(empty, "", 0, 0);
+
+	cfg.kernel = kernel;
+	cfg.initramfs = initrd;
+	tap_eq(boot_check(&cfg, err, sizeof(err)), 0, "check: kernel and initramfs fit in 128 MiB");
+	cfg.mem_size = 64 * SZ_1M;
+	tap_eq(boot_check(&cfg, err, sizeof(err)), -ENOMEM,
+	       "check: the payload's size comes from the file, not the header read");
+	tap_ok(strstr(err, "needs 65 MiB") != NULL, "check: ... and is said (%s)", err);
+	cfg.mem_size = 128 * SZ_1M;
+
+	cfg.initramfs = empty;
+	tap_eq(boot_check(&cfg, err, sizeof(err)), -EINVAL, "check: empty initramfs refused");
+	cfg.initramfs = dir;
+	tap_eq(boot_check(&cfg, err, sizeof(err)), -EINVAL, "check: directory as initramfs refused");
+	cfg.initramfs = none;
+	tap_eq(boot_check(&cfg, err, sizeof(err)), -ENOENT, "check: missing initramfs refused");
+	cfg.initramfs = NULL;
+
+	cfg.kernel = dir;
+	tap_eq(boot_check(&cfg, err, sizeof(err)), -EINVAL, "check: directory as kernel refused");
+	cfg.kernel = none;
+	tap_eq(boot_check(&cfg, err, sizeof(err)), -ENOENT, "check: missing kernel refused");
+	write_file(kernel, img, 1000, 1000);
+	cfg.kernel = kernel;
+	tap_eq(boot_check(&cfg, err, sizeof(err)), -ENOEXEC, "check: kernel cut inside its setup refused");
+	tap_ok(strstr(err, kernel) != NULL, "check: ... naming the file (%s)", err);
+	write_file(kernel, "\x7f" "ELF", 4, SZ_1M);
+	tap_eq(boot_check(&cfg, err, sizeof(err)), -ENOEXEC, "check: not a bzImage refused");
+
+	unlink(kernel);
+	unlink(initrd);
+	unlink(empty);
+	rmdir(dir);
+	free(img);
+}
+
 int main(void)
 {
 	tap_start();
 	test_bzimage();
+	test_check_files();
 	test_plan_and_params();
 	test_mptable();
 	test_acpi(1);
