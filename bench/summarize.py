@@ -237,7 +237,10 @@ def missing(ms, rs, run):
     """The ratios a run cut short has no figure for, by size (batch 1 only
     at the sizes the run meant to measure it at)."""
     sizes = sorted({m["size_mib"] for m in ms if m["measurement"] == "inflate_s"})
-    b1_sizes = {int(s) for s in str(run.get("b1_sizes", "")).split(",") if s.isdigit()} or set(sizes)
+    # A lone size reads back as a number (256.0), a list as text ("256,1024").
+    b1 = run.get("b1_sizes", "")
+    b1_sizes = ({int(b1)} if isinstance(b1, (int, float)) else
+                {int(s) for s in str(b1).split(",") if s.isdigit()}) or set(sizes)
     have = {(r["measurement"], r.get("size_mib"), r.get("cpus")) for r in rs}
     out = [f"`{name}` at {size} MiB" for name, *_ in GOALS for size in sizes
            if (name, size, None) not in have
