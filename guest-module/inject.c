@@ -16,7 +16,9 @@
  *    DEVICE_NEEDS_RESET, the driver resets and re-initialises the device
  *    before the write returns (result: reset=1);
  *  - balloon pages it adds leave again through the normal update work,
- *    which brings the balloon back to num_pages.
+ *    which brings the balloon back to num_pages: at once, or for
+ *    chain_4097 after CHAIN_KEEP_MS or the next configuration change,
+ *    whichever comes first.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -33,6 +35,14 @@
 /* 4097 PFNs: one more than 16 full descriptors, as 17 chained ones. */
 #define CHAIN_PFNS	(16 * BALLAST_PFNS_PER_DESC + 1)
 #define CHAIN_DESCS	17
+/*
+ * How long chain_4097's pages stay in the balloon unless the device's next
+ * configuration change calls them back first.  A device may release
+ * lazily (ballast-vmm holds a 2 MiB block it has not seen whole for
+ * 100 ms, and gives a page back unreleased when it leaves the balloon
+ * sooner): the host's RSS is read while the pages are still in.
+ */
+#define CHAIN_KEEP_MS	10000
 
 struct ballast_knob {
 	const char *name;
@@ -317,7 +327,8 @@ void ballast_inject_release(struct ballast *b)
  * buffer holds.  The spec sets no limit: a conforming device inflates all
  * 4097 pages and uses the chain.  The pages are those chain_prepare holds,
  * or allocated and written now.  They join the balloon on the ack; the
- * update work then deflates back to num_pages.
+ * update work deflates back to num_pages CHAIN_KEEP_MS later, or on the
+ * next configuration change.
  */
 static int knob_chain_4097(struct ballast *b, struct ballast_inject_result *r)
 {
@@ -537,7 +548,8 @@ static ssize_t ballast_knob_write(struct file *file, const char __user *ubuf,
 		r.reset = true;
 	}
 	/* Pages the knob added to the balloon leave the normal way. */
-	ballast_queue_update(b, 0);
+	ballast_queue_update(b, k->fn == knob_chain_4097 ?
+			     msecs_to_jiffies(CHAIN_KEEP_MS) : 0);
 
 	b->last = r;
 	mutex_unlock(&b->inject_lock);
