@@ -241,18 +241,14 @@ static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
 static int read_into_guest(int fd, off_t off, struct guest_mem *mem, u64 gpa, u64 size)
 {
 	u8 *dst = guest_mem_ptr(mem, gpa, size);
-	u64 done = 0;
+	ssize_t n;
 
 	if (!dst)
 		return -EFAULT;
-	while (done < size) {
-		ssize_t n = pread_full(fd, dst + done, MIN(size - done, (u64)SZ_1G), off + done);
-
-		if (n <= 0)
-			return n < 0 ? n : -EIO;
-		done += n;
-	}
-	return 0;
+	n = pread_full(fd, dst, size, off);
+	if (n < 0)
+		return n;
+	return (u64)n == size ? 0 : -EIO;
 }
 
 /* The setup sectors: setup_sects is a byte, plus the boot sector. */
