@@ -16,9 +16,9 @@
  *    DEVICE_NEEDS_RESET, the driver resets and re-initialises the device
  *    before the write returns (result: reset=1);
  *  - balloon pages it adds leave again through the normal update work,
- *    which brings the balloon back to num_pages: at once, or for
- *    chain_4097 after CHAIN_KEEP_MS or the next configuration change,
- *    whichever comes first.
+ *    which brings the balloon back to num_pages: at once, or after the
+ *    knob's keep_ms (chain_4097's CHAIN_KEEP_MS) or the next configuration
+ *    change, whichever comes first.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -47,6 +47,8 @@
 struct ballast_knob {
 	const char *name;
 	int (*fn)(struct ballast *b, struct ballast_inject_result *r);
+	/* How long pages it added stay in the balloon (0: none kept). */
+	unsigned int keep_ms;
 };
 
 /* Send one request on @q and note what came back. */
@@ -506,7 +508,7 @@ static const struct ballast_knob ballast_knobs[BALLAST_NR_KNOBS] = {
 	{ "zero_length_desc", knob_zero_length_desc },
 	{ "writable_inflate_desc", knob_writable_inflate_desc },
 	{ "chain_prepare", knob_chain_prepare },
-	{ "chain_4097", knob_chain_4097 },
+	{ "chain_4097", knob_chain_4097, CHAIN_KEEP_MS },
 	{ "deflate_content", knob_deflate_content },
 	{ "stats_unknown_tag", knob_stats_unknown_tag },
 	{ "unkicked_inflate", knob_unkicked_inflate },
@@ -548,8 +550,7 @@ static ssize_t ballast_knob_write(struct file *file, const char __user *ubuf,
 		r.reset = true;
 	}
 	/* Pages the knob added to the balloon leave the normal way. */
-	ballast_queue_update(b, k->fn == knob_chain_4097 ?
-			     msecs_to_jiffies(CHAIN_KEEP_MS) : 0);
+	ballast_queue_update(b, msecs_to_jiffies(k->keep_ms));
 
 	b->last = r;
 	mutex_unlock(&b->inject_lock);
