@@ -118,7 +118,8 @@ def config(r):
     if r["kind"] == "fpr":
         return {}
     c = {"driver": r["driver"], "batch": int(r["batch"]), "size_mib": int(r["size_mib"])}
-    if r.get("blocks") == "1":
+    # Records read numbers back as numbers: blocks=1 is 1.0 here.
+    if r.get("blocks"):
         c["blocks"] = True
     return c
 
