@@ -3,12 +3,15 @@
 # SPDX-License-Identifier: MIT
 # test_mkreport.sh: mkreport.py on fake runs. The JUnit comes from real
 # bats (--report-formatter junit) running the fixtures in fixtures/: tests
-# that pass, fail and skip, with clause tags. Prints TAP; exits 1 if a check
-# failed. MKREPORT=PATH tests another generator (a deliberately broken
+# that pass, fail and skip, with clause tags, and tests that record their
+# assertions with the suite's verdict helper (checks.jsonl). Then soak.py
+# on hand-made verdicts.json. Prints TAP; exits 1 if a check failed.
+# MKREPORT=PATH (SOAK=PATH) tests another generator (a deliberately broken
 # copy, to see the checks fail).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MKREPORT=${MKREPORT:-$here/mkreport.py}
+SOAK=${SOAK:-$here/soak.py}
 fx=$here/fixtures
 
 if ! command -v bats >/dev/null; then
@@ -64,7 +67,7 @@ status() {
 }
 # row FILE CLAUSE: the Markdown matrix row of CLAUSE.
 row() {
-	awk -v c="| $2 |" 'index($0, c) == 1 && /^\| .* \| (conforms|deviates|not offered|not run|error) \|/ { print; exit }' "$1"
+	awk -v c="| $2 |" 'index($0, c) == 1 && /^\| [^|]* \| [^|]*(conforms|deviates|intermittent|not offered|not exercised|error)/ { print; exit }' "$1"
 }
 row_is() {
 	local got
@@ -92,7 +95,7 @@ junit() {
 	local dir=$1 _
 	shift
 	mkdir -p "$dir/junit"
-	BATS_TEST_TIMEOUT= timeout -k 5 60 bats --report-formatter junit --output "$dir/junit" "$@" >/dev/null 2>&1
+	BATS_TEST_TIMEOUT='' timeout -k 5 60 bats --report-formatter junit --output "$dir/junit" "$@" >/dev/null 2>&1
 	for _ in $(seq 100); do
 		grep -q '</testsuites>' "$dir/junit/report.xml" 2>/dev/null && return 0
 		sleep 0.1
@@ -126,29 +129,30 @@ out=$tmp/out
 md=$out/report.md
 html=$out/report.html
 check "mkreport.py exits 0 on two runs with a failure in one" status 0 "$MKREPORT" --vmm kvmtool --out "$out" "$a" "$b"
-check "summary.txt counts clauses: 9 conform, 2 deviate, 7 not offered, 1 not run, 1 error" \
-	has "$out/summary.txt" "kvmtool: 9 conform, 2 deviate, 7 not offered, 1 not run, 1 error (19 clauses, 2 runs"
-check "summary.txt names the deviations and what is not offered" \
-	has "$out/summary.txt" "Deviates from: R-9, R-14. Not offered: D-16, R-36, R-37, R-38, R-39, R-40, R-41."
-check "summary.txt is one paragraph, the same as report.md's" \
-	eval '[ "$(wc -l <"$out/summary.txt")" -eq 1 ] && has "$md" "$(cat "$out/summary.txt")"'
+check "summary.txt's first line counts clauses per side: the device over every column, each driver over its own" \
+	eval '[ "$(head -n 1 "$out/summary.txt")" = "kvmtool: device 2 conform, 0 deviate, 0 intermittent, 1 not offered, 1 not exercised; driver Linux'"'"'s virtio_balloon 7 conform, 2 deviate, 0 intermittent, 6 not offered; driver ballast.ko 8 conform, 0 deviate, 0 intermittent, 6 not offered, 1 not exercised; harness 1 error (19 clauses, 2 runs: virtio_balloon / 6.1.0-28-cloud-amd64; ballast.ko / 6.1.0-28-cloud-amd64)." ] || { head -n 1 "$out/summary.txt"; exit 1; }'
+check "summary.txt names the deviations with their side, and what is not offered or not exercised" \
+	eval 'has "$out/summary.txt" "Deviates from: R-9 (driver Linux'"'"'s virtio_balloon), R-14 (driver Linux'"'"'s virtio_balloon)." &&
+	      has "$out/summary.txt" "Not offered: D-16, R-36, R-37, R-38, R-39, R-40, R-41." && has "$out/summary.txt" "Not exercised: D-14."'
+check "summary.txt's lines are report.md's, in order" \
+	eval 'while IFS= read -r l; do has "$md" "$l" >/dev/null || { echo "not in report.md: $l"; exit 1; }; done <"$out/summary.txt"'
 check "matrix: R-14 fails under virtio_balloon (1 of 2 tests), passes under ballast.ko" \
-	row_is "$md" R-14 "| R-14 | deviates | **FAIL (1 of 2)** | pass |"
-check "matrix: R-9 fails where it ran, no test under ballast.ko" \
-	row_is "$md" R-9 "| R-9 | deviates | **FAIL** | — |"
+	row_is "$md" R-14 "| R-14 | Linux's virtio_balloon: deviates; ballast.ko: conforms | **FAIL (1 of 2)** | pass |"
+check "matrix: R-9 fails where it ran, not exercised under ballast.ko (the driver's verdict is over its own columns)" \
+	row_is "$md" R-9 "| R-9 | Linux's virtio_balloon: deviates; ballast.ko: not exercised | **FAIL** | — |"
 check "matrix: D-16 not offered, the skip's reason in each cell" \
 	row_is "$md" D-16 "| D-16 | not offered | skip: kvmtool does not offer free_page_reporting | skip: kvmtool does not offer free_page_reporting |"
-check "matrix: a skip for another reason is 'not run', not 'not offered'" \
-	row_is "$md" D-14 "| D-14 | not run | skip: no /dev/kvm on this host | skip: no /dev/kvm on this host |"
+check "matrix: a skip for another reason is 'not exercised', not 'not offered'" \
+	row_is "$md" D-14 "| D-14 | not exercised | skip: no /dev/kvm on this host | skip: no /dev/kvm on this host |"
 check "matrix: 'D: release' stays a row of its own" \
 	row_is "$md" "D: release" "| D: release | conforms | pass | pass |"
 check "matrix: R-17..R-22 and R-36..41 expand to each clause, no further" \
 	eval 'for c in 17 18 19 20 21 22 36 37 38 39 40 41; do [ -n "$(row "$md" R-$c)" ] || { echo "no row R-$c"; exit 1; }; done
 	      for c in 16 23 35 42; do [ -z "$(row "$md" R-$c)" ] || { echo "row R-$c"; exit 1; }; done'
-check "matrix: rows sorted D-n, D: words, R-n numerically, sections, groups, untagged" \
-	eval '[ "$(sed -n "/^## Matrix/,/^###/p" "$md" | awk -F" [|] " "/^[|] [^-]/ && NR > 3 { sub(/^[|] /, \"\"); print \$1 }" | tr "\n" " ")" = \
-	"D-14 D-16 D: release R-4 R-9 R-14 R-17 R-18 R-19 R-20 R-21 R-22 R-36 R-37 R-38 R-39 R-40 R-41 §2.7.8 \[batch\] untagged " ] ||
-	{ sed -n "/^## Matrix/,/^###/p" "$md"; exit 1; }'
+check "matrix: the device's rows (D-n, D: words, sections), then the driver's (R-n numerically), then groups, untagged" \
+	eval '[ "$(sed -n "/^## Matrix/,/^### Tests behind/p" "$md" | awk -F" [|] " "/^[|] [^-]/ && !/^[|] clause [|]/ { sub(/^[|] /, \"\"); print \$1 }" | tr "\n" " ")" = \
+	"D-14 D-16 D: release §2.7.8 R-4 R-9 R-14 R-17 R-18 R-19 R-20 R-21 R-22 R-36 R-37 R-38 R-39 R-40 R-41 \[batch\] untagged " ] ||
+	{ sed -n "/^## Matrix/,/^### Tests behind/p" "$md"; exit 1; }'
 check "matrix: a test tagged with a word only is grouped under it, one untagged test under 'untagged'" \
 	eval 'row_is "$md" "\[batch\]" "| \[batch\] | conforms | pass | pass |" && row_is "$md" untagged "| untagged | conforms | pass | pass |"'
 check "report.md lists the tests behind each clause" \
@@ -191,7 +195,7 @@ c=$tmp/teardown
 junit "$c" "$fx/teardown-fails.bats" || echo "# bats made no JUnit for $c"
 printf 'driver=virtio_balloon\nkernel=6.12\n' >"$c/meta"
 check "a failed teardown_file is an error of the run, its test still passes" \
-	eval 'status 0 "$MKREPORT" --vmm qemu --out "$tmp/td" "$c" && has "$tmp/td/summary.txt" "qemu: 1 conform, 0 deviate, 0 not offered, 1 error (1 clause" &&
+	eval 'status 0 "$MKREPORT" --vmm qemu --out "$tmp/td" "$c" && has "$tmp/td/summary.txt" "qemu: device 0 conform, 0 deviate, 0 intermittent, 0 not offered; driver Linux'"'"'s virtio_balloon 1 conform, 0 deviate, 0 intermittent, 0 not offered; harness 1 error (1 clause" &&
 	      has "$tmp/td/report.md" "teardown_file failed"'
 
 # A JUnit file cut short (bats still writing it): an error, not a crash.
@@ -200,17 +204,100 @@ mkdir -p "$d/junit" && cp "$b/meta" "$d/meta"
 head -c 300 "$b/junit/report.xml" >"$d/junit/report.xml"
 cp "$b/junit/report.xml" "$d/junit/whole.xml"
 check "a JUnit file cut short is an error of the run, the others still count" \
-	eval 'status 0 "$MKREPORT" --vmm kvmtool --out "$tmp/cutout" "$d" && has "$tmp/cutout/summary.txt" "1 error (" &&
-	      has "$tmp/cutout/summary.txt" "kvmtool: 9 conform, 0 deviate, 7 not offered, 1 not run" && has "$tmp/cutout/report.md" "the runner must wait for it"'
+	eval 'status 0 "$MKREPORT" --vmm kvmtool --out "$tmp/cutout" "$d" && has "$tmp/cutout/summary.txt" "; harness 1 error (" &&
+	      has "$tmp/cutout/summary.txt" "kvmtool: device 1 conform, 0 deviate, 0 intermittent, 1 not offered, 1 not exercised; driver ballast.ko 8 conform, 0 deviate, 0 intermittent, 6 not offered;" && has "$tmp/cutout/report.md" "the runner must wait for it"'
 
 # JUnit from another producer: <error>, a skip's reason as an attribute.
 e=$tmp/other
 mkdir -p "$e/junit" && cp "$fx/other-producer.xml" "$e/junit/" && printf 'driver=virtio_balloon\nkernel=6.12\n' >"$e/meta"
-check "another producer's JUnit: <error> is an error, not a pass; a skip's message attribute is its reason" \
+check "another producer's JUnit (no records: the name's tags take the test's verdict): <error> is a harness error, not a pass; a skip's message attribute is its reason" \
 	eval 'status 0 "$MKREPORT" --vmm qemu --out "$tmp/otherout" "$e" &&
-	      has "$tmp/otherout/summary.txt" "qemu: 0 conform, 0 deviate, 1 not offered, 1 in error (2 clauses" &&
-	      row_is "$tmp/otherout/report.md" R-19 "| R-19 | error | **error (1 of 2)** |" &&
+	      has "$tmp/otherout/summary.txt" "qemu: device 0 conform, 0 deviate, 0 intermittent, 1 not offered; driver Linux'"'"'s virtio_balloon 1 conform, 0 deviate, 0 intermittent, 0 not offered; harness 1 error (2 clauses" &&
+	      has "$tmp/otherout/report.md" "- **error** other: other.bats: stats: refreshed each interval \[R-19\], try 1: agent timed out" &&
+	      row_is "$tmp/otherout/report.md" R-19 "| R-19 | Linux'"'"'s virtio_balloon: conforms | pass (1 of 2 in error) |" &&
 	      row_is "$tmp/otherout/report.md" D-14 "| D-14 | not offered | skip: qemu does not offer free_page_hint |"'
+
+# Tests that record their assertions (fixtures/verdicts.bats loads the
+# suite's verdict helper), each failed first try run again as the suite
+# does: the verdict per assertion, per try, per side.
+v=$tmp/virtio_balloon-6.12
+(export BALLAST_CHECK_LOG=$v/checks.jsonl BALLAST_RETRY=1 && mkdir -p "$v" && junit "$v" "$fx/verdicts.bats") ||
+	echo "# bats made no JUnit for $v"
+printf 'vmm=qemu\ndriver=virtio_balloon\nkernel=6.12\n' >"$v/meta"
+vo=$tmp/vout vmd=$tmp/vout/report.md
+export vhtml=$tmp/vout/report.html
+check "records: mkreport.py exits 0 on a run with checks.jsonl" status 0 "$MKREPORT" --vmm qemu --out "$vo" "$v"
+check "records: summary.txt's first line is one line with the device, the driver and the harness" \
+	eval '[ "$(head -n 1 "$vo/summary.txt")" = "qemu: device 4 conform, 1 deviate, 1 intermittent, 1 not offered, 2 not exercised, 2 in error; driver Linux'"'"'s virtio_balloon 0 conform, 1 deviate, 0 intermittent, 0 not offered; harness 4 errors (12 clauses, 1 run: virtio_balloon / 6.12)." ] || { cat "$vo/summary.txt"; exit 1; }'
+check "records: a check that fails on both tries deviates (2 of 2), its test too" \
+	eval 'row_is "$vmd" D-11 "| D-11 | deviates | **FAIL (2 of 2 tries)** |" &&
+	      has "$vmd" "| verdicts.bats | [config: num_pages then actual \[D-10, D-11, D-12\]](#ev-virtio_balloon-6.12-verdicts-config-num-pages-then-actual-d-10-d-11-d-12) | **deviates (2 of 2)** |"'
+check "records: a check that fails on the first try only is intermittent (1 of 2), never conforms or deviates" \
+	eval 'row_is "$vmd" D-3 "| D-3 | intermittent | intermittent (1 of 2 tries) |" && has "$vo/summary.txt" "Intermittent: D-3 (device)." &&
+	      has "$vmd" "| intermittent (1 of 2) |"'
+check "records: a harness error is the harness's, with its evidence; its clauses neither deviate nor conform, a check before it still passes" \
+	eval 'has "$vmd" "- **error** virtio_balloon-6.12: verdicts.bats: stats: the device asks again after each buffer \[D-8, D-9\], try 1: the agent timed out<br>no answer in 30 s to: stats" &&
+	      has "$vmd" "Harness: 4 errors." && row_is "$vmd" D-9 "| D-9 | error | **error** |" && row_is "$vmd" D-8 "| D-8 | conforms | pass |"'
+check "records: a try that fails outside any assertion is a harness error with JUnit's lines, not a deviation" \
+	eval 'row_is "$vmd" D-1 "| D-1 | error | **error** |" &&
+	      has "$vmd" "boot: the guest comes up \[D-1\], try 2: failed outside any assertion (a setup step died)<br>(in test file" &&
+	      has "$vmd" "qemu-system-x86_64: -object memory-backend-file: No such file"'
+check "records: of two checks the first passes and conforms, the second deviates, a name tag after them is not reached and not counted" \
+	eval 'row_is "$vmd" D-10 "| D-10 | conforms | pass |" && row_is "$vmd" D-12 "| D-12 | not exercised | not reached |" &&
+	      has "$vmd" "  - not reached: D-12"'
+check "records: a name tag no check asserts gets nothing in a passing test: not exercised, no cell" \
+	eval 'row_is "$vmd" D-15 "| D-15 | not exercised | — |" && row_is "$vmd" D-13 "| D-13 | conforms | pass |" &&
+	      has "$vo/summary.txt" "Not exercised: D-12, D-15."'
+check "records: a skipped test's name tags still say not offered" row_is "$vmd" D-17 "| D-17 | not offered | skip: qemu does not offer free_page_hint |"
+check "records: an R-check's failure is the driver's (Linux's virtio_balloon), with its evidence, never the device's" \
+	eval 'row_is "$vmd" R-23 "| R-23 | Linux'"'"'s virtio_balloon: deviates | **FAIL (2 of 2 tries)** |" &&
+	      has "$vo/summary.txt" "Deviates from: D-11 (device), R-23 (driver Linux'"'"'s virtio_balloon)." &&
+	      sed -n "/^## Driver/,/^## Harness/p" "$vmd" >"$tmp/drv" && has "$tmp/drv" "- **R-23** Linux'"'"'s virtio_balloon, FAIL (2 of 2 tries): the driver tells the host before it reuses a page" &&
+	      has "$tmp/drv" "  > page 0x1000 written before VIRTIO_BALLOON_F_MUST_TELL_HOST" &&
+	      sed -n "/^## Device/,/^## Driver/p" "$vmd" >"$tmp/dev" && hasnt "$tmp/dev" "R-23" && has "$tmp/dev" "- **D-11** FAIL (2 of 2 tries): actual is written by the driver only"'
+check "records: the test's details show each try's checks, the not reached, the harness error and the notes with evidence" \
+	eval 'has "$vmd" "- try 1: failed an assertion; run again" && has "$vmd" "  - **FAIL \[D-3\] (device) every inflate buffer is used**" &&
+	      has "$vmd" "    <br>evidence: try 1: used 255 of 256" && has "$vmd" "  - note: the guest was rebooted before this test" &&
+	      has "$vmd" "    <br>evidence: console: reboot: Restarting system"'
+check "records: report.html's first boxes: the device's deviation and intermittent linked to their evidence, the driver's, the harness's" \
+	eval 'sed -n "/<div class=\"box bad\" id=\"device\">/,/<\/div>/p" "$vhtml" >"$tmp/hdev" &&
+	      has "$tmp/hdev" "<li class=\"FAIL\" data-clause=\"D-11\" data-verdict=\"FAIL\">" && has "$tmp/hdev" "data-clause=\"D-3\" data-verdict=\"intermittent\"" &&
+	      hasnt "$tmp/hdev" "R-23" && has "$tmp/hdev" "href=\"#ev-virtio_balloon-6.12-verdicts-config-num-pages-then-actual-d-10-d-11-d-12\"" &&
+	      has "$vhtml" "<div class=\"test\" id=\"ev-virtio_balloon-6.12-verdicts-config-num-pages-then-actual-d-10-d-11-d-12\">" &&
+	      has "$vhtml" "<div class=\"box bad\" id=\"driver\">" && has "$vhtml" "data-clause=\"R-23\" data-verdict=\"FAIL\"" &&
+	      has "$vhtml" "<div class=\"box broken\" id=\"harness\">" && has "$vhtml" "<p data-summary=\"harness\">Harness: 4 errors.</p>"'
+check "records: report.html's matrix: intermittent has its own class, the driver's verdict per driver" \
+	eval 'html_row_is "$vhtml" D-3 intermittent && has "$vhtml" "<tr><th>D-3</th><td class=\"intermittent\" data-row-verdict=\"intermittent\">" &&
+	      html_row_is "$vhtml" D-12 not-reached && has "$vhtml" "td.intermittent{" &&
+	      has "$vhtml" "<tr><th>R-23</th><td class=\"deviates\" data-row-verdict=\"deviates\" data-driver=\"virtio_balloon\">"'
+check "records: verdicts.json gives each clause's side and verdict, the driver's per driver, each test's outcome and tries, the intermittents, the harness errors" \
+	python3 - "$vo/verdicts.json" <<'EOF'
+import json, sys
+v = json.load(open(sys.argv[1]))
+tests = {t["test"].split(":")[0]: t for t in v["tests"]}
+want = {"release": ("deviates", 2), "inflate": ("intermittent", 2), "stats": ("error", 2),
+        "config": ("deviates", 2), "features": ("pass", 1), "boot": ("error", 2), "hinting": ("skip", 1)}
+got = {k: (t["outcome"], t["tries"]) for k, t in tests.items()}
+assert got == want, got
+assert len(v["tests"]) == 7, v["tests"]
+assert v["vmm"] == "qemu" and v["runs"] == [{"label": "virtio_balloon-6.12", "driver": "virtio_balloon", "kernel": "6.12"}], v["runs"]
+c = v["clauses"]
+assert c["R-23"] == {"side": "driver", "verdict": "deviates", "by_driver": {"virtio_balloon": "deviates"}}, c["R-23"]
+assert c["D-3"] == {"side": "device", "verdict": "intermittent"}, c["D-3"]
+assert c["D-11"]["verdict"] == "deviates" and c["D-12"]["verdict"] == "not exercised" and c["D-9"]["verdict"] == "error", c
+assert v["intermittent"] == ["verdicts.bats: inflate: the device acknowledges every page [D-3]"], v["intermittent"]
+assert v["harness_errors"] == 4, v["harness_errors"]
+EOF
+# The same records with a line that is not one, and the records of a test
+# the JUnit lacks (bats died under it).
+x=$tmp/broken-records
+cp -r "$v" "$x"
+printf '%s\n' 'not json' '{"file":"verdicts.bats","test":"ghost: bats died here [D-20]","try":1,"kind":"check","result":"fail","tags":"D-20","side":"device","what":"the ghost check","evidence":""}' >>"$x/checks.jsonl"
+check "records: a line of checks.jsonl that is no record, and records of a test not in the JUnit, are harness errors; those records still give verdicts" \
+	eval 'status 0 "$MKREPORT" --vmm qemu --out "$tmp/xout" "$x" && has "$tmp/xout/summary.txt" "; harness 6 errors (13 clauses" &&
+	      has "$tmp/xout/report.md" "- **error** broken-records: checks.jsonl:" && has "$tmp/xout/report.md" "not a record" &&
+	      has "$tmp/xout/report.md" "\"ghost: bats died here \[D-20\]\": in checks.jsonl but not in the JUnit" &&
+	      row_is "$tmp/xout/report.md" D-20 "| D-20 | deviates | **FAIL (1 of 1 try)** |"'
 
 # Bad usage: exit 2 with one line.
 mkdir -p "$tmp/nometa/junit" "$tmp/nojunit" "$tmp/badmeta"
