@@ -316,5 +316,40 @@ check "bad usage: a RUNDIR without junit/*.xml, exit 2" \
 	eval 'status 2 "$MKREPORT" --vmm kvmtool --out "$tmp/o" "$tmp/nojunit" && has "$tmp/stderr" "junit"'
 check "bad usage writes no report" eval '[ ! -e "$tmp/o/report.md" ]'
 
+# soak.py: hand-made verdicts.json of repeated runs. run-10 sorts after
+# run-2 (the shell's glob does not).
+sk=$tmp/soak
+for k in 1 2 10; do mkdir -p "$sk/run-$k"; done
+cp "$fx/soak-steady.json" "$sk/run-1/verdicts.json"
+cp "$fx/soak-steady.json" "$sk/run-2/verdicts.json"
+cp "$fx/soak-flipped.json" "$sk/run-10/verdicts.json"
+# soak_rc WANT ARGS...: soak.py exits WANT, nothing on stderr.
+soak_rc() {
+	local want=$1 rc
+	shift
+	"$SOAK" "$@" >"$tmp/stdout" 2>"$tmp/stderr"
+	rc=$?
+	echo "exit $rc, stdout:"
+	cat "$tmp/stdout" "$tmp/stderr"
+	[ "$rc" -eq "$want" ] && [ ! -s "$tmp/stderr" ]
+}
+check "soak: two steady runs exit 0; a test skipped every run is steady; history.json has both" \
+	eval 'soak_rc 0 --vmm qemu --out "$sk/steady" "$sk/run-2/verdicts.json" "$sk/run-1/verdicts.json" &&
+	      has "$tmp/stdout" "soak qemu: steady over 2 runs." &&
+	      has "$sk/steady/soak.md" "| balloon.bats: inflate: the device acknowledges every page [D-3] — virtio_balloon-cloud | 2 of 2 | pass, pass |" &&
+	      has "$sk/steady/soak.md" "| 0 of 2 (skipped every run) | skip, skip |" &&
+	      has "$sk/steady/soak.md" "None: every clause had the same verdict in every run." &&
+	      python3 -c "import json, sys; h = json.load(open(sys.argv[1])); assert [r[\"path\"] for r in h[\"runs\"]] == sys.argv[2:], h[\"runs\"]; assert h[\"runs\"][0][\"verdicts\"][\"vmm\"] == \"qemu\"" \
+	          "$sk/steady/history.json" "$sk/run-1/verdicts.json" "$sk/run-2/verdicts.json"'
+check "soak: a clause that flips and a test that turns intermittent or goes missing exit 1, named, in run order" \
+	eval 'soak_rc 1 --vmm qemu --out "$sk/flip" "$sk"/run-*/verdicts.json &&
+	      has "$tmp/stdout" "soak qemu: NOT steady over 3 runs: 2 tests passed fewer than 3 times, 1 clause flipped (D-3)." &&
+	      has "$sk/flip/soak.md" "| D-3 | conforms → conforms → intermittent |" && hasnt "$sk/flip/soak.md" "| D-17 |" &&
+	      has "$sk/flip/soak.md" "| 2 of 3 | pass, pass, intermittent |" && has "$sk/flip/soak.md" "| 2 of 3 | pass, pass, absent |"'
+printf 'not json\n' >"$sk/bad.json"
+check "soak: bad usage exits 2 with one line: no file, another VMM's verdicts, a file that is not JSON" \
+	eval 'status 2 "$SOAK" --vmm qemu --out "$sk/u" && status 2 "$SOAK" --vmm kvmtool --out "$sk/u" "$sk/run-1/verdicts.json" &&
+	      has "$tmp/stderr" "not kvmtool" && status 2 "$SOAK" --vmm qemu --out "$sk/u" "$sk/bad.json" && [ ! -e "$sk/u/soak.md" ]'
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
