@@ -73,8 +73,14 @@ TEST_F_TIMEOUT(bl, shrinker_deflates_for_hog, 80)
 	EXPECT_LE(deficit / 2, bl("shrinker_pages_freed") - freed0);
 	EXPECT_LE(bl("shrinker_pages_freed") - freed0, bl("pages_deflated") - defl0);
 	EXPECT_LE(deficit / 2, bal0 - bal1);
-	/* actual follows the balloon after a shrinker deflate. */
-	EXPECT_EQ(bal1, bl("actual"));
+	/*
+	 * R-14: actual follows the balloon after a shrinker deflate; the
+	 * driver writes it after its round, and may inflate again once the
+	 * hold-off after a deflate is over, so the two are compared as they
+	 * settle, not against the size read after the hog.
+	 */
+	EXPECT_TRUE(WAIT_FOR(10, bl("balloon_pages") == bl("actual")))
+		TH_LOG("balloon %lld pages, actual %lld", bl("balloon_pages"), bl("actual"));
 	EXPECT_EQ(err0, bl("device_errors"));
 }
 
