@@ -15,7 +15,7 @@ vm_start "$mem"
 pid=$(vm_pid)
 echo "The guest fills most of its memory and frees it again."
 vm_touch_and_free >/dev/null
-before=$(rss_kib "$pid")
+before=$(smaps_field "$pid" Rss)
 echo "  the VMM (pid $pid) now holds $((before / 1024)) MiB of host memory."
 
 echo "Asking for a $balloon MiB balloon..."
@@ -23,7 +23,9 @@ start=$SECONDS
 vm_resize "$balloon" 120
 echo "  the guest handed $balloon MiB over in $((SECONDS - start))s;" \
 	"it now sees $(($(vm_meminfo MemTotal) / 1024)) MiB of RAM."
-after=$(rss_kib "$pid")
+# The host's release follows the guest's hand-over: wait for most of it.
+verdict_wait 60 "smaps_field $pid Rss" -le $((before - balloon * 1024 * 3 / 4)) || true
+after=$AWAITED
 echo "  the VMM now holds $((after / 1024)) MiB: the host got $(((before - after) / 1024)) MiB back."
 
 echo "Deflating the balloon..."

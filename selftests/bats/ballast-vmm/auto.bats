@@ -58,7 +58,7 @@ teardown_file() {
 	needs_testhost
 	vm_touch_and_free >/dev/null
 	pid=$(vm_pid)
-	before=$(rss_kib "$pid")
+	before=$(smaps_field "$pid" Rss)
 	ooms=$(squeeze_event oom_kill)
 	squeeze_hog "$HOG_MIB" 48 3
 	start=$EPOCHREALTIME end=$((SECONDS + 240)) pressure_at= drop_at=
@@ -72,18 +72,16 @@ teardown_file() {
 		[ -n "$drop_at" ] || [ "$(smaps_field "$pid" Rss)" -gt $((before - 64 * 1024)) ] || drop_at=$EPOCHREALTIME
 		sleep 0.5
 	done
-	# The hog can be done while the guest still inflates to auto's last
-	# target (208 of 256 MiB in one run, the release short of the goal by
-	# 8 MiB): the release follows the inflate, so give it time to land.
-	wait_until 20 rss_at_most "$pid" $((before - 192 * 1024)) || true
-	after=$(smaps_field "$pid" Rss)
-	echo "# $(squeeze_hog_says); VMM RSS $before -> $after KiB, balloon $(vm_balloon_actual) MiB" >&3
 	echo "# first pressure seen $(bc <<<"${pressure_at:-$EPOCHREALTIME} - $start") s after the hog started, RSS 64 MiB down $(bc <<<"${drop_at:-$EPOCHREALTIME} - ${pressure_at:-$EPOCHREALTIME}") s after that" >&3
 	echo "# auto: $(auto_show '{pressure_events, moves, reason, decisions}')" >&3
-	vm_alive
-	[ "$(squeeze_event oom_kill)" = "$ooms" ]
-	[ -n "$pressure_at" ] && [ -n "$drop_at" ]
-	[ $((before - after)) -ge $((192 * 1024)) ]
+	check auto "the VMM survived the squeeze" vm_alive
+	check auto "nobody was OOM-killed in the cgroup" [ "$(squeeze_event oom_kill)" = "$ooms" ]
+	check auto "auto mode saw the pressure and the RSS fell 64 MiB" eval '[ -n "$pressure_at" ] && [ -n "$drop_at" ]'
+	# The hog can be done while the guest still inflates to auto's last
+	# target (208 of 256 MiB in one run, the release short of the goal by
+	# 8 MiB): the release follows the inflate, so it is waited for.
+	await_release auto "$pid" "$before" $((192 * 1024)) 20
+	echo "# $(squeeze_hog_says); VMM RSS $before -> $RSS_AFTER KiB, balloon $(vm_balloon_actual) MiB" >&3
 }
 
 @test "auto: the guest's own pressure wins: it deflates, auto follows it down and backs off, nobody is OOM-killed [R-8]" {
@@ -94,18 +92,18 @@ teardown_file() {
 	kills=$(vm_exec "awk '\$1 == \"oom_kill\" { print \$2 }' /proc/vmstat")
 	VM_EXEC_TIMEOUT=240 run vm_exec "dd if=/dev/zero of=/dev/null bs=$((left + 96))M count=1"
 	assert_success
-	wait_until 10 auto_followed
+	check auto "auto follows the guest down: num_pages meets actual" wait_until 10 auto_followed
 	backoff=$(auto_field backoff_left_ms)
 	now=$(vm_exec "awk '\$1 == \"oom_kill\" { print \$2 }' /proc/vmstat")
 	echo "# balloon 256 -> $(vm_balloon_actual) MiB for a $((left + 96)) MiB hog; back-off left $backoff ms; OOM kills $kills -> $now" >&3
-	[ "$backoff" -gt 0 ]
-	[ "$now" = "$kills" ]
+	check auto "auto backs off after the guest deflated ($backoff ms left)" [ "$backoff" -gt 0 ]
+	check R-8 "nobody was OOM-killed in the guest ($kills -> $now)" [ "$now" = "$kills" ]
 }
 
 @test "auto: with the pressure gone, the memory goes back to the guest a step at a time" {
 	needs_testhost
 	start=$SECONDS
-	wait_until 300 vm_balloon_is 0
+	await 300 auto "the balloon goes back to 0 without the operator" vm_actual_reading = 0
 	echo "# back to 0 in $((SECONDS - start)) s: $(auto_show '{reason, decisions}')" >&3
-	[ "$(auto_field decisions.relax)" -ge 1 ]
+	check auto "auto relaxed at least once" [ "$(auto_field decisions.relax)" -ge 1 ]
 }

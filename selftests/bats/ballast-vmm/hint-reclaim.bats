@@ -27,15 +27,13 @@ counter() {
 	# A checker over 256 MiB: the rest stays free in whole 4 MiB blocks.
 	held=$(checker_start 256)
 	pid=$(vm_pid)
-	before=$(rss_kib "$pid")
+	before=$(smaps_field "$pid" Rss)
 	free=$(vm_meminfo MemFree)
 
 	vmm_hint_start
-	wait_until 180 vmm_hint_done
-	after=$(rss_kib "$pid")
-	run checker_verify
-	echo "# RSS $before -> $after KiB, $free KiB free in the guest; $held pages held: $output" >&3
+	await 180 D-14 "the device ends the hint run with DONE" hint_state = done
+	await_release D-12 "$pid" "$before" $((free * 80 / 100))
+	echo "# RSS $before -> $RSS_AFTER KiB, $free KiB free in the guest; $held pages held" >&3
 	echo "# released $(($(counter hint_released_bytes) / 1024)) KiB, kept $(($(counter hint_written_bytes) / 1024)) KiB written; vCPUs paused $(counter hint_pause_us_last) us" >&3
-	assert_output --partial intact
-	[ $((before - after)) -ge $((free * 80 / 100)) ]
+	check "D-12, D-13" "every page the checker holds is intact after the run" checker_verify
 }

@@ -7,11 +7,8 @@ BALLAST_BUILD=${BALLAST_BUILD:-$BALLAST_ROOT/build}
 AGENT=$BALLAST_BUILD/bin/ballast-agent
 VMM=${VMM:-qemu}
 
-# tap_comment LINE: a line for the reader: in bats' TAP stream when it
-# listens (fd 3), else on stderr.
-tap_comment() {
-	{ echo "$1" >&3; } 2>/dev/null || echo "$1" >&2
-}
+# shellcheck source=verdict.bash
+source "$BALLAST_ROOT/selftests/bats/helpers/verdict.bash"
 
 # no_inherited_fds COMMAND...: exec COMMAND with only descriptors 0-2 open;
 # call it in a subshell. A process that outlives the bats run that started
@@ -35,7 +32,8 @@ MIB=1048576
 
 # wait_until SECONDS COMMAND... : poll COMMAND every half second until it
 # succeeds; fail with the command named once the deadline passes, or at
-# once when COMMAND returns 3 (what it waits for can no longer happen).
+# once when COMMAND returns 3 (what it waits for can no longer happen). For
+# the harness's own waits; an assertion waits with await (verdict.bash).
 wait_until() {
 	local secs=$1 end
 	shift
@@ -58,78 +56,83 @@ smaps_field() {
 	awk -v f="$2:" '$1 == f { print $2; found = 1 } END { exit !found }' <<<"$out"
 }
 
-# rss_at_most PID KIB: one unsettled read of the VMM's Rss is <= KIB.
-rss_at_most() {
-	local cur
-	cur=$(smaps_field "$1" Rss) || return 1
-	[ "$cur" -le "$2" ]
-}
-
-# rss_kib PID [FIELD]: a settled reading of Rss (or FIELD, e.g. Anonymous):
-# kept once two reads a second apart agree within 1%, as Firecracker's
-# suite does. Gives up after 30 reads and prints the last one.
-rss_kib() {
-	local pid=$1 field=${2:-Rss} prev cur i
-	prev=$(smaps_field "$pid" "$field") || return 1
-	for ((i = 0; i < 30; i++)); do
-		sleep 1
-		cur=$(smaps_field "$pid" "$field") || return 1
-		if [ $(((cur > prev ? cur - prev : prev - cur) * 100)) -le "$cur" ]; then
-			echo "$cur"
-			return 0
-		fi
-		prev=$cur
-	done
-	echo "rss_kib: $field of $pid did not settle (last $cur KiB)" >&2
-	echo "$cur"
+# await_release TAGS PID BEFORE KIB [SECS]: the VMM's RSS falls from BEFORE
+# to BEFORE - KIB or below within SECS (60): what the host gets back
+# arrives after the guest's side is done (a device may batch its releases,
+# free page reporting comes in rounds), so it is waited for, never read
+# once. RSS_AFTER is the last reading.
+await_release() {
+	local tags=$1 pid=$2 before=$3 kib=$4 secs=${5:-60}
+	await "$secs" "$tags" "the VMM's RSS falls from $before KiB by >= $kib KiB (to <= $((before - kib)) KiB)" \
+		"smaps_field $pid Rss" -le $((before - kib))
+	local rc=$?
+	RSS_AFTER=$AWAITED
+	return "$rc"
 }
 
 # vm_resize MIB [SECONDS]: ask for a balloon of MIB MiB and wait (120 s by
-# default) until the device's `actual` says the driver got there. With
-# BALLAST_TRACE_DIR set, each poll also records the time, target, `actual`
-# and the VMM's Rss there, one CSV per resize (selftests/report/README.md),
-# for the conformance report's plots.
+# default) until the device's `actual` says the driver got there: a check
+# of the driver (R-4 when it inflates, R-14), or of the device when its
+# config space does not hold the target (num_pages) the host asked for.
+# With BALLAST_TRACE_DIR set, each poll also records the time, target,
+# `actual` and the VMM's Rss there, one CSV per resize
+# (selftests/report/README.md), for the conformance report's plots.
 vm_resize() {
-	local mib=$1 secs=${2:-120}
+	local mib=$1 secs=${2:-120} tags=R-14 from reader=vm_actual_reading pages
+	from=$(vm_balloon_actual 2>/dev/null) || from=
+	[ -n "$from" ] && [ "$mib" -gt "$from" ] && tags="R-4, R-14"
 	if ! vmm_balloon_set "$mib"; then
-		echo "vm_resize: $VMM refused a balloon of $mib MiB" >&2
+		verdict_fail control "$VMM takes a balloon of $mib MiB (its control plane refused it)" ""
 		return 1
 	fi
-	if [ -n "${BALLAST_TRACE_DIR:-}" ]; then
-		trace_resize "$mib" "$secs"
+	[ -z "${BALLAST_TRACE_DIR:-}" ] || reader=$(trace_start "$mib") || return 1
+	if verdict_wait "$secs" "$reader" = "$mib"; then
+		verdict_record check pass "$tags" "actual reaches $mib MiB (from ${from:-?})" "$AWAIT_SERIES"
+		[ -z "${BALLAST_TRACE_DIR:-}" ] || trace_tail "$reader"
+		return 0
+	fi
+	pages=$(vm_devcfg num_pages 2>/dev/null) || pages=
+	if [ -n "$pages" ] && [ "$pages" != $((mib * MIB / 4096)) ]; then
+		verdict_fail "D: num_pages is the target" "the device's num_pages is $pages, not the $((mib * MIB / 4096)) pages of the $mib MiB balloon asked for" "$AWAIT_SERIES"
 	else
-		wait_until "$secs" vm_balloon_reached "$mib" && return 0
-		echo "vm_resize: actual is $(vm_balloon_actual 2>/dev/null || echo unreadable) MiB, not $mib, after ${secs}s" >&2
-		vm_balloon_postmortem
-		return 1
+		verdict_fail "$tags" "actual reaches $mib MiB (from ${from:-?}) within ${secs}s; the device's num_pages is ${pages:-unreadable}" "$AWAIT_SERIES"
 	fi
+	vm_balloon_postmortem
+	return 1
 }
 
-# trace_resize MIB SECONDS: vm_resize's wait, recording a trace as it goes
-# and for two seconds after `actual` arrives (the host's release lags it).
-trace_resize() {
-	local mib=$1 secs=$2 start=$EPOCHREALTIME end=$((SECONDS + $2)) pid actual rss done_at=
-	local slug csv n=1
+# trace_start MIB: a trace file for this resize; prints the reader that
+# fills it, one sample a call (trace_reading).
+trace_start() {
+	local slug csv n=1 pid
 	slug=$(tr 'A-Z' 'a-z' <<<"${BATS_TEST_DESCRIPTION:-resize}" | sed -E 's/[^a-z0-9]+/-/g; s/^-+//; s/-+$//')
 	mkdir -p "$BALLAST_TRACE_DIR"
 	while [ -e "$BALLAST_TRACE_DIR/$slug--$n.csv" ]; do n=$((n + 1)); done
 	csv=$BALLAST_TRACE_DIR/$slug--$n.csv
-	echo "${BATS_TEST_DESCRIPTION:-resize}: balloon to $mib MiB" >"${csv%.csv}.title"
+	echo "${BATS_TEST_DESCRIPTION:-resize}: balloon to $1 MiB" >"${csv%.csv}.title"
 	echo "t_s,target_mib,actual_mib,rss_kib" >"$csv"
 	pid=$(vm_pid) || return 1
-	while :; do
-		actual=$(vm_balloon_actual) || actual=
-		rss=$(smaps_field "$pid" Rss) || rss=
-		printf '%.2f,%s,%s,%s\n' "$(bc <<<"$EPOCHREALTIME - $start")" "$mib" "$actual" "$rss" >>"$csv"
-		if [ "$actual" = "$mib" ]; then
-			[ -n "$done_at" ] || done_at=$SECONDS
-			[ $((SECONDS - done_at)) -ge 2 ] && return 0
-		elif [ "$SECONDS" -ge "$end" ]; then
-			echo "vm_resize: actual is ${actual:-unreadable} MiB, not $mib, after ${secs}s" >&2
-			vm_balloon_postmortem
-			return 1
-		fi
+	echo "trace_reading $csv $EPOCHREALTIME $1 $pid"
+}
+
+# trace_reading CSV START MIB PID: one sample (seconds since START, the
+# target, `actual`, the VMM's Rss) appended to CSV; prints `actual`.
+trace_reading() {
+	local actual rss
+	actual=$(vm_balloon_actual) || actual=
+	rss=$(smaps_field "$4" Rss) || rss=
+	printf '%.2f,%s,%s,%s\n' "$(bc <<<"$EPOCHREALTIME - $2")" "$3" "$actual" "$rss" >>"$1"
+	[ -n "$actual" ] || { vm_wait_status; return; }
+	echo "$actual"
+}
+
+# trace_tail READER: two more seconds of samples once `actual` arrived:
+# the host's release lags it.
+trace_tail() {
+	local i
+	for i in 1 2 3 4; do
 		sleep 0.5
+		$1 >/dev/null 2>&1
 	done
 }
 
@@ -174,15 +177,15 @@ balloon_cycles() {
 	done
 }
 
-# inflate_and_measure MIB: touch and free most of the guest's RAM, inflate
-# the balloon to MIB and print the VMM's settled RSS before and after, in
-# KiB. The balloon stays at MIB.
-inflate_and_measure() {
-	local pid before after
+# inflate_releases MIB PERCENT [TAGS]: touch and free most of the guest's
+# RAM, inflate the balloon to MIB and wait until the VMM's RSS has fallen
+# by PERCENT% of it (a check of TAGS, "D: release" by default). RSS_BEFORE
+# and RSS_AFTER hold what was read. The balloon stays at MIB.
+inflate_releases() {
+	local pid
 	vm_touch_and_free >/dev/null || return 1
 	pid=$(vm_pid) || return 1
-	before=$(rss_kib "$pid") || return 1
+	RSS_BEFORE=$(smaps_field "$pid" Rss) || return 1
 	vm_resize "$1" 300 || return 1
-	after=$(rss_kib "$pid") || return 1
-	echo "$before $after"
+	await_release "${3:-D: release}" "$pid" "$RSS_BEFORE" $(($1 * 1024 * $2 / 100))
 }

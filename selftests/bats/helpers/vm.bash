@@ -91,13 +91,19 @@ vm_start() {
 	else
 		VM_KVM=0
 		ballast_hw_kvm && VM_KVM=1
-		VM_RUNDIR=$(mktemp -d /tmp/ballast-vm.XXXXXX)
+		# A fresh guest for the same file (one_guest_fresh) keeps the
+		# paths the file's tests already know.
+		if [[ ${VM_RUNDIR:-} == /tmp/ballast-vm.* ]] && [ -d "$VM_RUNDIR" ]; then
+			find "$VM_RUNDIR" -mindepth 1 -delete
+		else
+			VM_RUNDIR=$(mktemp -d /tmp/ballast-vm.XXXXXX)
+		fi
 		export VM_KVM VM_RUNDIR VM_AGENT=socket:$VM_RUNDIR/agent.sock
 		export VM_AGENT_SOCK=$VM_RUNDIR/agent.sock
 	fi
 	export VM_CONSOLE=$VM_RUNDIR/console.log
-	# A guest booted again for the same file (one_guest_recover) keeps the
-	# paths the file's tests already know.
+	# A guest booted again for the same file (one_guest_fresh) keeps its
+	# state directory.
 	if [ -d "${VM_STATE_DIR:-}" ]; then
 		find "$VM_STATE_DIR" -mindepth 1 -delete
 	else
@@ -106,8 +112,9 @@ vm_start() {
 	export VM_STATE_DIR
 	vm_boot && return 0
 	local rc=$? why
-	# The test host's own kernel panicked while the guest booted (see
-	# one_guest_recover): once more, on a fresh test host.
+	# The test host's own kernel panicked while the guest booted (its
+	# stack check, below any VMM: about one make check run in ten under
+	# QEMU's TCG): once more, on a fresh test host.
 	[ "$VM_WHERE" = nested ] && why=$(testhost_died_of_panic) || return "$rc"
 	tap_comment "# the test host's kernel panicked while the guest booted ($why): booting both once more"
 	vm_nested_prepare && vm_boot
@@ -314,14 +321,6 @@ vm_balloon_is() {
 	[ "$(vm_balloon_actual)" = "$1" ]
 }
 
-# vm_balloon_reached MIB: vm_balloon_is for wait_until, with status 3 (stop
-# waiting) once `actual` cannot be read because the VMM is gone.
-vm_balloon_reached() {
-	local actual
-	actual=$(vm_balloon_actual) || { vm_wait_status; return; }
-	[ "$actual" = "$1" ]
-}
-
 # vm_alive: the VMM's process still exists where it runs.
 vm_alive() {
 	where_sh "kill -0 \$(cat $VM_RUNDIR/vmm.pid) 2>/dev/null"
@@ -332,6 +331,34 @@ vm_alive() {
 vm_wait_status() {
 	vm_alive && return 1
 	return 3
+}
+
+# vm_actual_reading: `actual` in MiB for verdict_wait; status 3 (stop
+# waiting) once the VMM is gone.
+vm_actual_reading() {
+	vm_balloon_actual || vm_wait_status
+}
+
+# verdict_harness_fault (verdict.bash asks): the harness broke under a
+# failing check: the nested test host is gone. Empty when it is not.
+verdict_harness_fault() {
+	[ "${VM_WHERE:-}" = nested ] && [ -n "${TH_DIR:-}" ] && ! testhost_alive || return 0
+	echo "the test host is gone: $(testhost_panic || echo 'its QEMU exited, no kernel panic on its console')"
+}
+
+# vm_unhealthy: why the file's guest cannot be trusted with another test,
+# in one line (status 0); status 1 when it can: the test host is there,
+# the guest's agent answers.
+vm_unhealthy() {
+	local fault
+	fault=$(verdict_harness_fault)
+	[ -z "$fault" ] || { echo "$fault"; return 0; }
+	VM_EXEC_TIMEOUT=15 vm_exec true >/dev/null 2>&1 && return 1
+	if ! vm_alive 2>/dev/null; then
+		echo "the VMM has exited"
+		return 0
+	fi
+	echo "the guest's agent does not answer$(where_sh "grep -aoE 'Kernel panic - .*|System is deadlocked on memory|Out of memory: Killed process [0-9]+ \([^)]*\)' $VM_CONSOLE | tail -n 1 | sed 's/^/: /'" 2>/dev/null)"
 }
 
 # vm_gone_report: how a VMM that vanished ended, in a few lines: its last
@@ -378,6 +405,12 @@ vm_balloon_postmortem() {
 			done; grep -E "^(MemFree|MemAvailable)" /proc/meminfo
 			grep -i virtio /proc/interrupts; dmesg | tail -n 15' 2>&1
 	} >&2
+}
+
+# hint_state: "done" once the device closed the last free page hint run
+# with DONE, else "open" (a reading for await).
+hint_state() {
+	if vmm_hint_done; then echo done; else echo open; fi
 }
 
 # stat_of NAME: one value of the VMM's last stats report; fails when absent.
