@@ -1,8 +1,11 @@
 #!/bin/bash
 # The conformance run for one VMM: every suite file under each driver and
 # guest kernel, bats' TAP on stdout, JUnit and resize traces per cell under
-# REPORT_DIR/runs/<driver>-<kernel>/, then the verdict (selftests/report/)
-# in REPORT_DIR. Exit status 1 only if a test failed; skips never fail it.
+# REPORT_DIR/runs/<driver>-<kernel>/ with each assertion's record
+# (checks.jsonl, selftests/bats/helpers/verdict.bash), then the verdict
+# (selftests/report/) in REPORT_DIR. Exit status 1 if a test failed, or
+# failed once and passed when run again on a fresh guest (intermittent);
+# skips never fail it.
 #
 #   selftests/conformance.sh VMM
 #
@@ -158,6 +161,7 @@ for kernel in $kernels; do
 		[ "${CONFORMANCE_QUICK:-}" = 1 ] && traces=
 		cell "$run/tap" "# $vmm, $driver, $kernel guest kernel: $run" \
 			env GUEST_KERNEL="$kernel" VM_DRIVER="$vm_driver" BALLAST_TRACE_DIR="$traces" \
+			BALLAST_CHECK_LOG="$run/checks.jsonl" \
 			bats --tap --timing --report-formatter junit --output "$run/junit" "${files[@]/%/.bats}"
 		runs+=("$run")
 	done
@@ -189,5 +193,14 @@ done
 if [ ${#runs[@]} -gt 0 ]; then
 	selftests/report/mkreport.py --vmm "$vmm" --out "$report" "${runs[@]}" >&2 &&
 		echo "# $vmm conformance report: $report/report.md (and report.html); $(cat "$report/summary.txt" 2>/dev/null | head -n 1)"
+	# A test that failed once and passed on a fresh guest is a finding
+	# too: its TAP line says ok, the run fails here.
+	intermittent=$(python3 -c 'import json, sys
+for t in json.load(open(sys.argv[1])).get("intermittent", []): print(t)' "$report/verdicts.json" 2>/dev/null)
+	while IFS= read -r t; do
+		[ -n "$t" ] || continue
+		echo "not ok - $vmm: intermittent (failed 1 of 2 tries): $t"
+		rc=1
+	done <<<"$intermittent"
 fi
 exit "$rc"
