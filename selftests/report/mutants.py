@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Break mkreport.py on purpose, once per mutant, and run test_mkreport.sh
-against each broken copy (MKREPORT=...): every mutant must make a check
-fail, and every check must fail under some mutant, or that check proves
-nothing. A developer's tool, not part of `make check`:
+"""Break mkreport.py (and soak.py) on purpose, once per mutant, and run
+test_mkreport.sh against each broken copy (MKREPORT=..., SOAK=...): every
+mutant must make a check fail, and every check must fail under some
+mutant, or that check proves nothing. A developer's tool, not part of
+`make check`:
 
     selftests/report/mutants.py [MUTANT...]
 
-A mutant whose text is no longer in mkreport.py stops the run: update it.
+A mutant whose text is no longer in its file stops the run: update it.
 """
 import os
 import re
@@ -17,6 +18,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = open(os.path.join(HERE, "mkreport.py"), encoding="utf-8").read()
+SOAK_SRC = open(os.path.join(HERE, "soak.py"), encoding="utf-8").read()
 
 # name: (text in mkreport.py, what replaces it)
 M = {
@@ -25,32 +27,22 @@ M = {
  'offersnote': ('            if m and m.group(1) in self.offers:', '            if False:'),
  'begin': ('name = BEGIN_RE.sub("", tc.get("name", ""), count=1) if garbled else tc.get("name", "")', 'name = tc.get("name", "")'),
  'exit1': ('    return 0\n\n\nif __name__', '    return 1\n\n\nif __name__'),
- 'notrun': ('    if tests and all(t.not_offered for t in tests):', '    if tests:'),
+ 'notrun': ('    if kinds == {SKIP} and all(t.not_offered for t in skipped):', '    if kinds == {SKIP}:'),
  'range': ('clauses.extend("%s-%d" % (kind, n) for n in range(lo, hi + 1))', 'clauses.append(tag)'),
- 'cellpass': ('''    if FAIL in vs:
-        return FAIL
-    if ERROR in vs:
-        return ERROR
-    if PASS in vs:
-        return PASS
-    return SKIP''', '''    if PASS in vs:
-        return PASS
-    if FAIL in vs:
-        return FAIL
-    if ERROR in vs:
-        return ERROR
-    return SKIP'''),
- 'rowpass': ('''    if FAIL in vs:
+ 'cellpass': ('    for k in (FAIL, INTERMITTENT, PASS, ERROR, NOT_REACHED, SKIP):', '    for k in (PASS, FAIL, INTERMITTENT, ERROR, NOT_REACHED, SKIP):'),
+ 'rowpass': ('''    if FAIL in kinds:
         return DEVIATE
-    if ERROR in vs:
-        return ERRORED
-    if PASS in vs:''', '''    if PASS in vs:
+    if INTERMITTENT in kinds:
+        return INTERMITTENT
+    if PASS in kinds:
+        return CONFORM''', '''    if PASS in kinds:
         return CONFORM
-    if ERROR in vs:
-        return ERRORED
-    if FAIL in vs:'''),
+    if INTERMITTENT in kinds:
+        return INTERMITTENT
+    if FAIL in kinds:
+        return DEVIATE'''),
  'notoffered': ('r"\\bdoes not (offer|take)\\b"', 'r"\\bnever matches\\b"'),
- 'sort': ('return (2, int(m.group(2)), "")', 'return (-1, int(m.group(2)), "")'),
+ 'sortsection': ('return (3, 0, tuple(int(x) for x in row[1:].split(".")))', 'return (-1, 0, tuple(int(x) for x in row[1:].split(".")))'),
  'sortnum': ('return (2, int(m.group(2)), "")', 'return (2, 0, m.group(2))'),
  'words': ('        elif w:\n            clauses.append("D: " + w.group(1))', '        elif False:\n            pass'),
  'usage0': ('        sys.exit(2)', '        sys.exit(0)'),
@@ -61,11 +53,11 @@ M = {
  'setupfile': ('''                errors.append("%s: setup_file failed, its tests did not run: %s"
                               % (file, first_lines(text, 3)))''', '                pass'),
  'nocopy': ('            shutil.copyfile(j, dest)', '            pass'),
- 'htmlverdict': ('% (cls, h(v), h(names), h(cell_text(ts, v)), items))', '% (cls, "pass", h(names), h(cell_text(ts, v)), items))'),
+ 'htmlverdict': ('% (cls, h(v.replace(" ", "-")), h(names),', '% (cls, "pass", h(names),'),
  'htmllink': ('<title>Conformance: %s</title>', '<link rel=\\"stylesheet\\" href=\\"x.css\\"><title>Conformance: %s</title>'),
  'htmlimg': ('src=\\"data:image/svg+xml;base64,%s\\"', 'src=\\"%s\\"'),
  'skipreason': ('        if self.verdict == SKIP:\n            return self.text or "no reason given"', '        if self.verdict == SKIP:\n            return ""'),
- 'errcount': ('        if self.errors:\n            text +=', '        if False:\n            text +='),
+ 'errcount': ('        return len(self.errors) + len(self.harness)', '        return len(self.harness)'),
  'offers': ('self.offers = self.meta.get("offers", "").split()', 'self.offers = []'),
  'hint': ('if b"</testsuites>" not in f.read():', 'if False:'),
  'lateusage': ('''    out = os.path.abspath(args.out)
@@ -77,12 +69,67 @@ M = {
  'metaloose': ('            raise UsageError("%s:%d: not a key=value line: %s" % (path, n, line))', '            continue'),
  'nodirok': ('            raise UsageError("%s: no such run directory" % p)', '            pass'),
  'behind': ('line = "  - %s: %s — %s" %', 'line = "  - %s: %s: %s" %'),
- 'summarymd': ('    w(report.summary())\n    w("")\n    w("Clauses', '    w("")\n    w("Clauses'),
+ 'summarymd': ('    for line in report.summary().splitlines():', '    for line in report.summary().splitlines()[1:]:'),
  'failtext': ('        return first_lines(self.text)', '        return ""'),
  'group': ('            groups.append("[%s]" % tag)', '            pass'),
  'untagged': ('        return [], ["untagged"]', '        return [], []'),
- 'deviatelist': ('text += " Deviates from: %s." % ", ".join(dev)', 'pass'),
+ 'deviatelist': ('lines.append("%s: %s." % (head, ", ".join("%s (%s)" % (r, self.who(r)) for r in these)))', 'pass'),
  'svgtitle': ('title=gp_str(tr["title"])', 'title=gp_str("")'),
+ # The verdict per assertion (checks.jsonl).
+ 'fallbackonly': ('        return any(r["kind"] in ("check", "harness", "end") for r in self.records)', '        return False'),
+ 'nointermittent': ('kind = PASS if f == 0 else (FAIL if f == n else INTERMITTENT)', 'kind = PASS if f == 0 else FAIL'),
+ 'testintermittent': ('t.outcome = "deviates" if t.f == t.n else "intermittent"', 't.outcome = "deviates"'),
+ 'rowintermittent': ('''    if INTERMITTENT in kinds:
+        return INTERMITTENT
+    if PASS in kinds:''', '''    if PASS in kinds:'''),
+ 'harnessdeviates': ('''        elif tr.harness:
+            tr.outcome = ERROR''', '''        elif tr.harness:
+            tr.outcome = FAIL'''),
+ 'outsidedeviates': ('''            tr.outcome = ERROR
+            tr.why = "failed outside any assertion''', '''            tr.outcome = FAIL
+            tr.why = "failed outside any assertion'''),
+ 'nametagpass': ('''        elif any(c in tr.not_reached for tr in ran):
+            t.results[c] = Result(NOT_REACHED)''', '''        else:
+            t.results[c] = Result(PASS)'''),
+ 'notreachedpass': ('            t.results[c] = Result(NOT_REACHED)', '            t.results[c] = Result(PASS)'),
+ 'laterpass': ('''                else:
+                    tr.clauses.setdefault(c, PASS)''', '''                else:
+                    tr.clauses[c] = PASS'''),
+ 'recordskip': ('        if tr.end == "skip" or (tr.end is None and junit == SKIP):', '        if tr.end is None and junit == SKIP:'),
+ 'alldevice': ('    return "driver" if row.startswith("R-") else "device"', '    return "device"'),
+ 'bydriverall': ('row_verdict(self.items(r, d))', 'row_verdict(self.items(r))'),
+ 'devicebox': ('            for row in self.side_rows(which):\n                for run in self.runs:', '            for row in self.clause_rows():\n                for run in self.runs:'),
+ 'driverevidence': ('            w("  > %s" % md(first_lines(ev)))', '            pass'),
+ 'harnesstries': ('        self.harness = [(run, t, n, why) for run in runs for t, n, why in run.harness_errors()]', '        self.harness = []'),
+ 'harnessevidence': ('            tr.evidence = "\\n".join(r["evidence"] for r in tr.harness if r["evidence"])', '            pass'),
+ 'junitevidence': ('                tr.evidence = first_lines(final_text)', '                pass'),
+ 'nobeginstrip': ('            if stripped != t.name and (bats_file(t.file), stripped) in by_key:', '            if False:'),
+ 'keepfirst': ('            last[t.key] = t', '            last.setdefault(t.key, t)'),
+ 'orphans': ('''            self.errors.append("%s: \\"%s\\": in checks.jsonl but not in the JUnit (did bats die?)"
+                               % (recs[0]["file"], name))''', '            pass'),
+ 'badline': ('''            errors.append("%s:%d: not a record: %s" % (os.path.basename(path), n, e))''', '            pass'),
+ 'notes': ('''    for r in tr.notes:
+        out.append''', '''    for r in []:
+        out.append'''),
+ 'headline2': ('        return "%s: %s (%s, %s: %s)." % (', '        return "%s:\\n%s (%s, %s: %s)." % ('),
+ 'jsonint': ('                if t.outcome == "intermittent" and name not in intermittent:', '                if False:'),
+ 'jsontries': ('"outcome": t.outcome, "tries": max(len(t.tries), 1)})', '"outcome": t.outcome, "tries": 1})'),
+ 'htmlintclass': ('              INTERMITTENT: "intermittent", NOT_REACHED: "notreached"}', '              INTERMITTENT: "FAIL", NOT_REACHED: "notreached"}'),
+ 'htmlanchor': ('            w("<div class=\\"test\\" id=\\"%s\\"><h3>%s: %s — %s</h3>" % (', '            w("<div class=\\"test\\"><h3>%s%s: %s — %s</h3>" % ('),
+}
+
+# soak.py's: name: (text in soak.py, what replaces it)
+S = {
+ 'soakexit': ('    return 1 if short or flipped else 0', '    return 0'),
+ 'soakskip': ('             if seq.count("pass") < n and seq != ["skip"] * n}', '             if seq.count("pass") < n}'),
+ 'soakabsent': ('             if seq.count("pass") < n and', '             if None not in seq and seq.count("pass") < n and'),
+ 'soakflip': ('    flipped = {c: seq for c, seq in clauses.items() if len(set(seq)) > 1}', '    flipped = {}'),
+ 'soakorder': ('    paths = sorted(args.verdicts, key=natural)', '    paths = sorted(args.verdicts)'),
+ 'soakvmm': ('    if v.get("vmm") != vmm:\n        raise UsageError', '    if False:\n        raise UsageError'),
+ 'soakjson': ('        raise UsageError("%s: not JSON: %s" % (path, e))', '        raise SystemExit(1)'),
+ 'soakempty': ('        raise UsageError("no VERDICTS.json given")', '        pass'),
+ 'soakhistory': ('"runs": [{"path": p, "verdicts": v} for p, v in zip(paths, runs)]', '"runs": []'),
+ 'soakseq': ('" → ".join(v or "absent" for v in seq)', '" → ".join(v or "absent" for v in seq[-1:])'),
 }
 
 
@@ -90,16 +137,16 @@ def main(names):
     failing_somewhere, quiet = set(), []
     checks = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names or M:
-            old, new = M[name]
-            if SRC.count(old) != 1:
-                sys.exit("mutant %s: its text is in mkreport.py %d times, not once" % (name, SRC.count(old)))
+        for name in names or list(M) + list(S):
+            src, var, old, new = (SRC, "MKREPORT") + M[name] if name in M else (SOAK_SRC, "SOAK") + S[name]
+            if src.count(old) != 1:
+                sys.exit("mutant %s: its text is in %s's file %d times, not once" % (name, var, src.count(old)))
             path = os.path.join(tmp, name + ".py")
             with open(path, "w", encoding="utf-8") as f:
-                f.write(SRC.replace(old, new))
+                f.write(src.replace(old, new))
             os.chmod(path, 0o755)
             r = subprocess.run([os.path.join(HERE, "test_mkreport.sh")], capture_output=True,
-                               text=True, env=dict(os.environ, MKREPORT=path))
+                               text=True, env=dict(os.environ, **{var: path}))
             fails = re.findall(r"^not ok (\d+)", r.stdout, re.M)
             plan = re.search(r"^1\.\.(\d+)", r.stdout, re.M)
             checks = max(checks, int(plan.group(1)) if plan else 0)

@@ -269,6 +269,7 @@ check "records: report.html's first boxes: the device's deviation and intermitte
 check "records: report.html's matrix: intermittent has its own class, the driver's verdict per driver" \
 	eval 'html_row_is "$vhtml" D-3 intermittent && has "$vhtml" "<tr><th>D-3</th><td class=\"intermittent\" data-row-verdict=\"intermittent\">" &&
 	      html_row_is "$vhtml" D-12 not-reached && has "$vhtml" "td.intermittent{" &&
+	      has "$vhtml" "<td class=\"intermittent\" data-verdict=\"intermittent\" title=" &&
 	      has "$vhtml" "<tr><th>R-23</th><td class=\"deviates\" data-row-verdict=\"deviates\" data-driver=\"virtio_balloon\">"'
 check "records: verdicts.json gives each clause's side and verdict, the driver's per driver, each test's outcome and tries, the intermittents, the harness errors" \
 	python3 - "$vo/verdicts.json" <<'EOF'
@@ -289,10 +290,12 @@ assert v["intermittent"] == ["verdicts.bats: inflate: the device acknowledges ev
 assert v["harness_errors"] == 4, v["harness_errors"]
 EOF
 # The same records with a line that is not one, and the records of a test
-# the JUnit lacks (bats died under it).
+# the JUnit lacks (bats died under it): a check that fails, then one of
+# the same clause that passes in the same try (a failure stands).
 x=$tmp/broken-records
 cp -r "$v" "$x"
-printf '%s\n' 'not json' '{"file":"verdicts.bats","test":"ghost: bats died here [D-20]","try":1,"kind":"check","result":"fail","tags":"D-20","side":"device","what":"the ghost check","evidence":""}' >>"$x/checks.jsonl"
+printf '%s\n' 'not json' '{"file":"verdicts.bats","test":"ghost: bats died here [D-20]","try":1,"kind":"check","result":"fail","tags":"D-20","side":"device","what":"the ghost check","evidence":""}' \
+	'{"file":"verdicts.bats","test":"ghost: bats died here [D-20]","try":1,"kind":"check","result":"pass","tags":"D-20","side":"device","what":"the ghost check, again","evidence":""}' >>"$x/checks.jsonl"
 check "records: a line of checks.jsonl that is no record, and records of a test not in the JUnit, are harness errors; those records still give verdicts" \
 	eval 'status 0 "$MKREPORT" --vmm qemu --out "$tmp/xout" "$x" && has "$tmp/xout/summary.txt" "; harness 6 errors (13 clauses" &&
 	      has "$tmp/xout/report.md" "- **error** broken-records: checks.jsonl:" && has "$tmp/xout/report.md" "not a record" &&
