@@ -350,15 +350,18 @@ verdict_harness_fault() {
 # in one line (status 0); status 1 when it can: the test host is there,
 # the guest's agent answers.
 vm_unhealthy() {
-	local fault
+	local fault death
 	fault=$(verdict_harness_fault)
 	[ -z "$fault" ] || { echo "$fault"; return 0; }
 	VM_EXEC_TIMEOUT=15 vm_exec true >/dev/null 2>&1 && return 1
-	if ! vm_alive 2>/dev/null; then
-		echo "the VMM has exited"
-		return 0
+	# The guest kernel's last word on why, when it left one.
+	death=$(where_sh "grep -aoE 'Kernel panic - .*|System is deadlocked on memory|Out of memory: Killed process [0-9]+ \([^)]*\)' $VM_CONSOLE | tail -n 1" 2>/dev/null)
+	[ -z "$death" ] || death=" (its console: $death)"
+	if vm_alive 2>/dev/null; then
+		echo "the guest's agent does not answer$death"
+	else
+		echo "the VMM has exited$death"
 	fi
-	echo "the guest's agent does not answer$(where_sh "grep -aoE 'Kernel panic - .*|System is deadlocked on memory|Out of memory: Killed process [0-9]+ \([^)]*\)' $VM_CONSOLE | tail -n 1 | sed 's/^/: /'" 2>/dev/null)"
 }
 
 # vm_gone_report: how a VMM that vanished ended, in a few lines: its last
