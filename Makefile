@@ -22,6 +22,9 @@
 #   make conformance VMM=NAME   every suite for NAME under both drivers and
 #                     both generations of Linux's driver (guest kernels
 #                     generic 6.1 and 6.12); the verdict in build/report/NAME/
+#   make soak VMM=NAME RUNS=N   that run N times (make check's cut, or the
+#                     full matrix with CONFORMANCE_FULL=1): which test or
+#                     clause flips between runs (build/soak/NAME/)
 #
 # Variables: FLAVOUR, KERNEL, MODROOT, KDIR, GUEST_KERNELS (images/images.mk),
 # VMMS and SMOKE_VMMS (the VMMs `check` runs the suite against, and those it
@@ -39,7 +42,7 @@ ifneq ($(V),1)
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all deps vmm vmm-asan sanitize hardening bench bench-tools fuzz-targets fuzz guest check conformance kvmtool suite-deps demo demo-auto clean FORCE
+.PHONY: all deps vmm vmm-asan sanitize hardening bench bench-tools fuzz-targets fuzz guest check conformance soak kvmtool suite-deps demo demo-auto clean FORCE
 all: guest images vmm
 
 include images/images.mk
@@ -117,6 +120,23 @@ conformance: suite-deps
 	@test -n "$(VMM)" || { echo "make conformance: name the VMM, e.g. VMM=qemu (adapters: $(notdir $(basename $(wildcard selftests/bats/adapters/*.bash))))" >&2; exit 2; }
 	@$(MAKE) guest images GUEST_KERNELS="$(CONFORMANCE_KERNELS)"
 	@BUILD=$(BUILD) CONFORMANCE_KERNELS="$(CONFORMANCE_KERNELS)" selftests/conformance.sh $(VMM)
+
+# The conformance run RUNS times for one VMM (make check's cut, the full
+# matrix with CONFORMANCE_FULL=1): each test's pass count and every clause
+# whose verdict changed between runs, the history in build/soak/VMM/; fails
+# on any flip or any test short of RUNS of RUNS.
+# Bad input stops make before anything is built, in one line (exit 2).
+RUNS ?= 5
+ifneq ($(filter soak,$(MAKECMDGOALS)),)
+ifneq ($(shell echo '$(RUNS)' | grep -xE '[1-9][0-9]*'),$(RUNS))
+$(error make soak: RUNS must be a positive number, not '$(RUNS)')
+endif
+ifeq ($(wildcard selftests/bats/adapters/$(or $(VMM),-).bash),)
+$(error make soak: unknown VMM '$(VMM)' (adapters: $(notdir $(basename $(wildcard selftests/bats/adapters/*.bash)))))
+endif
+endif
+soak: suite-deps
+	@BUILD=$(BUILD) selftests/soak.sh "$(VMM)" "$(RUNS)"
 
 demo: .deps-ok
 	@$(MAKE) images
