@@ -75,7 +75,8 @@ verdict_record() {
 # failing check (the test host is gone, say); empty when there is none.
 # vm.bash defines verdict_harness_fault; without it there is none.
 verdict_fault() {
-	declare -F verdict_harness_fault >/dev/null && verdict_harness_fault
+	declare -F verdict_harness_fault >/dev/null || return 0
+	verdict_harness_fault
 }
 
 # verdict_fail TAGS WHAT EVIDENCE: a failed check, recorded and told: the
