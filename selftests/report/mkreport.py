@@ -408,8 +408,13 @@ def judge(t, final_text=""):
         if not ran:
             t.results[c] = Result(SKIP)
             continue
-        n = sum(1 for tr in ran if c in tr.clauses)
-        f = sum(1 for tr in ran if tr.clauses.get(c) == FAIL)
+        # A try the harness broke says nothing of a clause's steadiness:
+        # the tries that ended at a verdict count, where there are any
+        # (a failure confirmed on a retry the harness then broke before
+        # that check is not intermittent).
+        pool = counted if any(c in tr.clauses for tr in counted) else ran
+        n = sum(1 for tr in pool if c in tr.clauses)
+        f = sum(1 for tr in pool if tr.clauses.get(c) == FAIL)
         what = next((r["what"] for tr in ran for r, cs in tr.checks
                      if c in cs and r["result"] == "fail"), "")
         if n:
