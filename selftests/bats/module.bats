@@ -33,7 +33,7 @@ guest_test() {
 	if [ "$status" -eq 4 ]; then
 		skip "$1: $(grep -m1 -i 'skip' <<<"$output")"
 	fi
-	check "$tags" "the in-guest test '$*' passes (status $status)" \
+	check "$tags" "the in-guest test '$*' passes (it exited $status)" \
 		eval '[ "$status" -eq 0 ] || { grep -E "^(not ok|#.*(Expected|FAIL|fail))" <<<"$output" | head -n 20; false; }'
 }
 
