@@ -928,6 +928,16 @@ def try_head(tr):
     return "try %d: %s%s" % (tr.number, words[tr.outcome], "; run again" if tr.retried else "")
 
 
+def finding_md(row, run, t, res, driver=False):
+    """One deviation or intermittent of the Device or Driver part, in
+    Markdown: the clause, whose driver (Driver part), the verdict, the
+    failed assertion, the test and its column, a link to its evidence."""
+    who = md(driver_label(run.driver)) + ", " if driver else ""
+    return "- **%s** %s%s: %s — %s, %s ([evidence](#%s))" % (
+        md(row), who, res.text(), md(res.what or "the test failed"), md(t.name),
+        md(run.column), anchor(run, t))
+
+
 def render_md(report, plot_notes):
     out = []
     w = out.append
@@ -948,18 +958,14 @@ def render_md(report, plot_notes):
     w(report.device_summary())
     w("")
     for row, run, t, res in report.findings("device"):
-        w("- **%s** %s: %s — %s, %s ([evidence](#%s))" % (
-            md(row), res.text(), md(res.what or "the test failed"), md(t.name), md(run.column),
-            anchor(run, t)))
+        w(finding_md(row, run, t, res))
     w("")
     w("## Driver")
     w("")
     w(report.driver_summary())
     w("")
     for row, run, t, res in report.findings("driver"):
-        w("- **%s** %s, %s: %s — %s, %s ([evidence](#%s))" % (
-            md(row), md(driver_label(run.driver)), res.text(), md(res.what or "the test failed"),
-            md(t.name), md(run.column), anchor(run, t)))
+        w(finding_md(row, run, t, res, driver=True))
         ev = failed_evidence(t, row)
         if ev:
             w("  > %s" % md(first_lines(ev)))
