@@ -16,6 +16,9 @@
 #                     (1) workers each (build/fuzz/); fails on any finding
 #   make kvmtool      lkvm from KVMTOOL_SRC (a kvmtool tree or tarball) into
 #                     build/peers/kvmtool/
+#   make qemu10       QEMU 10.0 from bookworm-backports unpacked beside the
+#                     machine's 7.2 into build/peers/qemu10/ (VMM=qemu10,
+#                     TESTHOST_QEMU=build/peers/qemu10/bin/qemu-system-x86_64)
 #   make bench        ballast-vmm against QEMU, nested, in one run: inflate,
 #                     deflate, boot, reporting, cost per GiB (bench/README.md);
 #                     REPS, BENCH_SIZES, BENCH_QUICK=1 (build/bench/)
@@ -30,19 +33,20 @@
 # VMMS and SMOKE_VMMS (the VMMs `check` runs the suite against, and those it
 # only boots; one that cannot run here is skipped), KVMTOOL_SRC, CONFORMANCE_DRIVERS and CONFORMANCE_KERNELS
 # (selftests/conformance.sh), BALLAST_TEST_HOST (direct|nested|auto: where
-# KVM-only VMMs run), V=1 (show commands).
+# KVM-only VMMs run), TESTHOST_QEMU (the QEMU that runs the nested test host),
+# V=1 (show commands).
 
 BUILD := $(CURDIR)/build
 AGENT_BIN := $(BUILD)/bin/ballast-agent
 VMMS ?= qemu ballast-vmm
-SMOKE_VMMS ?= kvmtool
+SMOKE_VMMS ?= kvmtool qemu10
 KVMTOOL_SRC ?=
 
 ifneq ($(V),1)
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all deps vmm vmm-asan sanitize hardening bench bench-tools fuzz-targets fuzz guest check conformance soak kvmtool suite-deps demo demo-auto clean FORCE
+.PHONY: all deps qemu10 vmm vmm-asan sanitize hardening bench bench-tools fuzz-targets fuzz guest check conformance soak kvmtool suite-deps demo demo-auto clean FORCE
 all: guest images vmm
 
 include images/images.mk
@@ -93,11 +97,19 @@ guest: $(GUEST_KERNEL_STAMP) $(foreach k,$(GUEST_IMAGE_KERNELS),$(BUILD)/kernel/
 kvmtool:
 	@ci/build-kvmtool.sh "$(KVMTOOL_SRC)" $(BUILD)/peers/kvmtool
 
-# What check and conformance need built; kvmtool only when a source is named.
+# QEMU 10 beside 7.2, fetched once: ci/fetch-qemu.sh says why unpacked.
+QEMU10 := $(BUILD)/peers/qemu10/bin/qemu-system-x86_64
+qemu10: $(QEMU10)
+$(QEMU10): ci/fetch-qemu.sh ci/apt-archive.sh
+	@ci/fetch-qemu.sh $(BUILD)/peers/qemu10
+
+# What check and conformance need built; kvmtool only when a source is named;
+# QEMU 10 where the archive can be reached (its runs skip without it).
 suite-deps: .deps-ok
 	@$(MAKE) guest
 	@$(MAKE) images vmm
 	@$(if $(KVMTOOL_SRC),$(MAKE) kvmtool,true)
+	@$(MAKE) qemu10 || echo "# QEMU 10 could not be fetched: its runs will be skipped (make qemu10 to retry)"
 
 check: suite-deps
 	@$(MAKE) vmm-asan fuzz-targets bench-tools

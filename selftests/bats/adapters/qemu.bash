@@ -2,6 +2,10 @@
 # no hardware KVM (about ten times faster than nested KVM in a TCG host).
 # shellcheck shell=bash
 
+# The QEMU to run: Debian 12's own (7.2) unless an adapter that shares
+# these lines names another (qemu10.bash).
+QEMU_BIN=${QEMU_BIN:-qemu-system-x86_64}
+
 vmm_needs_kvm() { return 1; }
 
 # What QEMU's virtio-balloon-pci offers through this adapter. Not here:
@@ -37,7 +41,7 @@ vmm_start() {
 	tty:*) agent=${VM_AGENT#tty:} ;;
 	esac
 	props=$(qemu_balloon_props) || return 1
-	where_spawn "qemu-system-x86_64 $accel -m $VM_MEM_MIB -smp $VM_CPUS \
+	where_spawn "$QEMU_BIN $accel -m $VM_MEM_MIB -smp $VM_CPUS \
 		-nodefaults -display none $reboot \
 		-kernel $VM_KERNEL -initrd $VM_INITRAMFS -append '$VM_CMDLINE' \
 		-device virtio-balloon-pci,$props \

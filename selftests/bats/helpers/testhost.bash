@@ -34,6 +34,10 @@ TESTHOST_CPUS=${TESTHOST_CPUS:-1}
 # ten. A 128 MiB buffer is flushed every few minutes: that command then took
 # 4-5 s, 3 of 3 tries.
 TESTHOST_TB_MIB=${TESTHOST_TB_MIB:-128}
+# The QEMU that runs the test host: the machine's own (7.2) by default;
+# e.g. build/peers/qemu10/bin/qemu-system-x86_64 (make qemu10) to try a
+# newer TCG.
+TESTHOST_QEMU=${TESTHOST_QEMU:-qemu-system-x86_64}
 # A test host never outlives this, whatever happens to bats.
 TESTHOST_MAX_SECONDS=${TESTHOST_MAX_SECONDS:-1500}
 
@@ -69,7 +73,7 @@ testhost_boot() {
 	mkdir -p "$TH_DIR"
 	rm -f "$TH_DIR"/*.sock "$TH_DIR"/*.log "$TH_DIR/postmortem.kept"
 	(no_inherited_fds setsid timeout --kill-after=5 "$TESTHOST_MAX_SECONDS" \
-		qemu-system-x86_64 -accel "tcg,thread=multi,tb-size=$TESTHOST_TB_MIB" -cpu max -smp "$TESTHOST_CPUS" -m "$TESTHOST_MEM_MIB" \
+		"$TESTHOST_QEMU" -accel "tcg,thread=multi,tb-size=$TESTHOST_TB_MIB" -cpu max -smp "$TESTHOST_CPUS" -m "$TESTHOST_MEM_MIB" \
 		-nodefaults -display none -no-reboot \
 		-kernel "$img/testhost-vmlinuz" -initrd "$img/testhost.cpio.gz" \
 		-append "console=ttyS0 panic=-1 quiet unknown_nmi_panic panic_print=0x40 ballast.agent_bin=$AGENT $shares" \
