@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "control.h"
-#include "virtio/balloon.h"
+#include "virtio/balloon/balloon.h"
 #include "virtio/pci.h"
 #include "virtio/pfn.h"
 

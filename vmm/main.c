@@ -20,7 +20,7 @@
 #include "pci.h"
 #include "serial.h"
 #include "vcpu.h"
-#include "virtio/balloon.h"
+#include "virtio/balloon/balloon.h"
 #include "virtio/pci.h"
 
 struct vm {
@@ -124,7 +124,7 @@ static void vm_balloon_postmortem(void *opaque, FILE *f)
 /*
  * ===== Devices on the PCI bus =====
  * The one place where virtio devices are created and put on the bus. The
- * balloon (virtio/balloon*.c) exists with --balloon; the control socket
+ * balloon (virtio/balloon/) exists with --balloon; the control socket
  * (control.c) with --api-socket, with or without a balloon.
  */
 static int vm_add_devices(struct vm *vm)

@@ -13,7 +13,7 @@
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 check='b->hinted.words\[i\] &= ~b->dirty.words\[i\];'
-mutate virtio/balloon_hint.c "$check" "s/$check/;/" "the dirty-log check this mutant removes"
+mutate virtio/balloon/hint.c "$check" "s/$check/;/" "the dirty-log check this mutant removes"
 make -s -C "$src" O="$BUILD/vmm-hint-nodirty" "$BUILD/vmm-hint-nodirty/ballast-vmm" >/dev/null || exit 2
 make -s vmm >/dev/null || exit 2
 

@@ -22,8 +22,8 @@
  * (the stats buffer, held by design, excepted).
  */
 #include "../tests/vq_driver.h"
-#include "../virtio/balloon.h"
-#include "../virtio/balloon_priv.h"
+#include "../virtio/balloon/balloon.h"
+#include "../virtio/balloon/priv.h"
 #include "../virtio/pfn.h"
 #include "fuzz.h"
 

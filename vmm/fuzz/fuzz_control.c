@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "../control.h"
-#include "../virtio/balloon.h"
+#include "../virtio/balloon/balloon.h"
 #include "../virtio/pfn.h"
 #include "../tests/vq_driver.h"
 #include "fuzz.h"

@@ -19,8 +19,8 @@
 
 #include "../kvm.h"
 #include "../pci.h"
-#include "../virtio/balloon.h"
-#include "../virtio/balloon_priv.h"
+#include "../virtio/balloon/balloon.h"
+#include "../virtio/balloon/priv.h"
 #include "../virtio/pci.h"
 #include "fuzz.h"
 

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "../memory.h"
-#include "../virtio/balloon.h"
-#include "../virtio/balloon_util.h"
+#include "../virtio/balloon/balloon.h"
+#include "../virtio/balloon/util.h"
 #include "../virtio/pfn.h"
 #include "tap.h"
 #include "vq_driver.h"

@@ -3,7 +3,7 @@
  * The auto-balloon policy on plain numbers: a guest of 1024 pages, 256
  * kept, steps of 64, 1 s of calm before each step down, 5 s of back-off.
  */
-#include "../virtio/balloon_auto.h"
+#include "../virtio/balloon/auto.h"
 #include "tap.h"
 
 static const struct balloon_auto_params params = {

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../virtio/balloon_util.h"
+#include "../virtio/balloon/util.h"
 #include "tap.h"
 
 static void test_queue_map(void)

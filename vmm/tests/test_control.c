@@ -20,7 +20,7 @@
 #include "../control.h"
 #include "../log.h"
 #include "../memory.h"
-#include "../virtio/balloon.h"
+#include "../virtio/balloon/balloon.h"
 #include "tap.h"
 #include "vq_driver.h"
 

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "balloon_util.h"
-#include "pfn.h"
+#include "util.h"
+#include "../pfn.h"
 
 #define BALLOON_MAX_INTERVAL_MS		(24ULL * 3600 * 1000)
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The balloon's counters as JSON, for the control socket's query. */
-#include "balloon_metrics.h"
+#include "metrics.h"
 
 json_t *balloon_metrics_json(const struct balloon_metrics *m)
 {

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "balloon_priv.h"
+#include "priv.h"
 
 bool balloon_hint_tracks(const struct balloon *b)
 {

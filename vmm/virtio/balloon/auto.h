@@ -2,7 +2,7 @@
 /*
  * Auto-ballooning, the policy: pure decisions on plain numbers, so every
  * rule has a unit test (tests/test_balloon_auto.c). The event wiring (PSI
- * trigger, tick, applying a target) is balloon_auto_run.c.
+ * trigger, tick, applying a target) is auto_run.c.
  *
  * The host raises the balloon target a step at a time while its memory is
  * under pressure, and once pressure has been gone for auto_relax lowers it
@@ -16,7 +16,7 @@
 #ifndef BALLAST_BALLOON_AUTO_H
 #define BALLAST_BALLOON_AUTO_H
 
-#include "../compiler.h"
+#include "../../compiler.h"
 
 struct balloon_auto_params {
 	u64 ram_pages;			/* guest RAM, 4 KiB pages */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Auto-ballooning, the wiring: a PSI trigger on host memory pressure and a
- * tick, both on the I/O thread, feed the policy (balloon_auto.c) the
+ * tick, both on the I/O thread, feed the policy (auto.c) the
  * device's state and the guest's last reported available memory, and apply
  * the target it decides. `query` runs on the same thread and reads the
  * state here without a lock.
@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../psi.h"
-#include "balloon_auto.h"
-#include "balloon_priv.h"
+#include "../../psi.h"
+#include "auto.h"
+#include "priv.h"
 
 /* Decisions between pressure events: relax steps, a guest deflating. */
 #define BALLOON_AUTO_TICK_MS	500

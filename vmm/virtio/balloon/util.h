@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "../compiler.h"
+#include "../../compiler.h"
 #include "balloon.h"
 
 /*

@@ -17,12 +17,12 @@
 
 #include <stdio.h>
 
-#include "../compiler.h"
-#include "../ioloop.h"
-#include "../memory.h"
-#include "balloon_defs.h"
-#include "balloon_metrics.h"
-#include "virtio.h"
+#include "../../compiler.h"
+#include "../../ioloop.h"
+#include "../../memory.h"
+#include "defs.h"
+#include "metrics.h"
+#include "../virtio.h"
 
 struct balloon_config {
 	u64 size;			/* bytes in the balloon at boot */
@@ -40,7 +40,7 @@ struct balloon_config {
 	 */
 	u64 release_hold_ms;
 
-	/* Auto-ballooning (balloon_auto.h): off unless auto is on. */
+	/* Auto-ballooning (auto.h): off unless auto is on. */
 	bool auto_on;
 	u64 auto_min;			/* bytes the guest keeps; BALLOON_AUTO_MIN_DEFAULT: RAM / 4 */
 	u64 auto_step;			/* bytes per move of the target */
@@ -92,7 +92,7 @@ int balloon_set_target_pages(struct virtio_device *vdev, u64 pages);
 
 /*
  * Auto-ballooning, with auto=on (a no-op otherwise): watch host memory
- * pressure from loop's thread and move the target (balloon_auto.h). Call
+ * pressure from loop's thread and move the target (auto.h). Call
  * after balloon_create; 0, or a negative errno with one line in err.
  */
 int balloon_auto_start(struct virtio_device *vdev, struct ioloop *loop, char *err,

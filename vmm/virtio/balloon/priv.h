@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The balloon's state, shared by the device half (balloon.c: features,
- * config, lifecycle, host controls) and the queue half (balloon_vq.c).
+ * config, lifecycle, host controls) and the queue half (vq.c).
  * Everything here is protected by vdev.lock.
  */
 #ifndef BALLAST_BALLOON_PRIV_H
 #define BALLAST_BALLOON_PRIV_H
 
-#include "../log.h"
+#include "../../log.h"
 #include "balloon.h"
-#include "pfn.h"
+#include "../pfn.h"
 
 struct balloon {
 	struct virtio_device vdev;
@@ -61,7 +61,7 @@ struct balloon {
 
 	struct balloon_autorun *autorun;	/* auto=on; lives on the I/O thread */
 
-	/* Hint release (balloon_hint.c): set up by balloon_set_dirty_ops(). */
+	/* Hint release (hint.c): set up by balloon_set_dirty_ops(). */
 	const struct balloon_dirty_ops *dirty_ops;
 	void *dirty_opaque;
 	struct pfn_bitmap hinted;	/* pages hinted in the current run */
@@ -110,7 +110,7 @@ static inline bool balloon_held(const struct balloon *b, u64 pfn)
 /* Contents must survive a release: poisoning with a non-zero value (D-17). */
 bool balloon_keep_contents(const struct balloon *b);
 
-/* balloon_hint.c: hinted pages, written or not, released before DONE. */
+/* hint.c: hinted pages, written or not, released before DONE. */
 bool balloon_hint_tracks(const struct balloon *b);
 int balloon_hint_track_start(struct balloon *b);
 void balloon_hint_mark(struct balloon *b, u64 gpa, u64 len);

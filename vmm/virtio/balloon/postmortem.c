@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "balloon_priv.h"
+#include "priv.h"
 
 #define POSTMORTEM_SHOW		8
 

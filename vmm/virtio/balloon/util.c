@@ -3,7 +3,7 @@
 #include <endian.h>
 #include <string.h>
 
-#include "balloon_util.h"
+#include "util.h"
 
 unsigned int balloon_queue_map(u64 features, u8 tq_to_lq[VIRTIO_MAX_QUEUES],
 			       u8 lq_to_tq[BALLOON_NR_VQS])

@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "../compiler.h"
+#include "../../compiler.h"
 
 #define BALLOON_METRICS(X)						\
 	X(inflate_requests)	/* inflate chains served */		\

@@ -2,7 +2,7 @@
 /*
  * virtio-balloon, the device half: features and queue numbering, config
  * space, lifecycle, the stats timer, and the host's controls (target, hint
- * runs, state). The queue handlers live in balloon_vq.c.
+ * runs, state). The queue handlers live in vq.c.
  */
 #include <endian.h>
 #include <errno.h>
@@ -14,9 +14,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "../log.h"
-#include "balloon_priv.h"
-#include "balloon_util.h"
+#include "../../log.h"
+#include "priv.h"
+#include "util.h"
 
 void balloon_warn(struct balloon *b, const char *fmt, ...)
 {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Auto-ballooning, the policy (balloon_auto.h): no clocks, no I/O, no
+ * Auto-ballooning, the policy (auto.h): no clocks, no I/O, no
  * device; the caller brings the numbers and applies the target.
  */
-#include "balloon_auto.h"
+#include "auto.h"
 
 static const char *const balloon_auto_reasons[BALLOON_AUTO_NR_REASONS] = {
 	[BALLOON_AUTO_NONE] = "none",

@@ -8,7 +8,7 @@
 
 #include <linux/virtio_balloon.h>
 
-#include "../compiler.h"
+#include "../../compiler.h"
 
 /* Linux names it VIRTIO_BALLOON_F_REPORTING; the spec PAGE_REPORTING. */
 #define BALLOON_F_MUST_TELL_HOST	VIRTIO_BALLOON_F_MUST_TELL_HOST

@@ -10,8 +10,8 @@
 #include <sys/timerfd.h>
 #include <time.h>
 
-#include "balloon_priv.h"
-#include "balloon_util.h"
+#include "priv.h"
+#include "util.h"
 
 /* Enough for Linux's 16 stats and room for a newer kernel's additions. */
 #define BALLOON_STATS_MAX_BYTES		(64 * BALLOON_STAT_SIZE)
@@ -319,7 +319,7 @@ static void balloon_handle_free_page(struct balloon *b)
 		 * blocks back to the allocator before DONE, maybe before we
 		 * see them. Releasing on sight lost guest data once
 		 * (integrity.bats crashed the guest); with write tracking the
-		 * pages left unwritten go when the run ends (balloon_hint.c).
+		 * pages left unwritten go when the run ends (hint.c).
 		 */
 		b->m.hinted_bytes += buf->len;
 		balloon_hint_mark(b, buf->gpa, buf->len);
