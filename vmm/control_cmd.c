@@ -247,7 +247,7 @@ static int control_cmd_query(struct control_req *r)
 {
 	long long kib = control_rss_kib();
 	struct balloon_state st;
-	json_t *auto_json;
+	json_t *auto_json, *ref_json;
 
 	control_set(r, "rss_kib", kib < 0 ? json_null() : json_integer(kib));
 	control_set(r, "balloon", json_boolean(r->balloon));
@@ -271,6 +271,8 @@ static int control_cmd_query(struct control_req *r)
 	control_set(r, "counters", balloon_metrics_json(&st.metrics));
 	auto_json = balloon_auto_json(r->balloon);
 	control_set(r, "auto", auto_json ? auto_json : json_null());
+	ref_json = balloon_referee_json(r->balloon);
+	control_set(r, "referee", ref_json ? ref_json : json_null());
 	control_transport_json(r);
 	return 0;
 }

@@ -220,7 +220,7 @@ int kvm_set_memory(struct kvm *kvm)
 }
 
 /* Each slot's log, ORed into words at the slot's first PFN; the log is reset. */
-static int kvm_dirty_log_read(struct kvm *kvm, u64 *words, u64 nr_pfns)
+int kvm_dirty_log_read(struct kvm *kvm, u64 *words, u64 nr_pfns)
 {
 	int i, ret = 0;
 

@@ -119,6 +119,8 @@ int kvm_dirty_log_start(struct kvm *kvm);
  * words (bit pfn % 64 of words[pfn / 64], nr_pfns bits), and stop logging.
  */
 int kvm_dirty_log_collect(struct kvm *kvm, u64 *words, u64 nr_pfns);
+/* The same since the last start or read, with logging left on; words may be NULL. */
+int kvm_dirty_log_read(struct kvm *kvm, u64 *words, u64 nr_pfns);
 bool kvm_exiting(const struct kvm *kvm);
 
 /* Legacy platform devices (each in its own small file). */

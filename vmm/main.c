@@ -84,7 +84,8 @@ static int check_device_options(struct vm *vm)
 /*
  * The balloon's write tracking for free page hints: KVM's dirty log, and a
  * pause of every vCPU while it is read and the clean pages go (at most a
- * second; past that, the run's pages stay).
+ * second; past that, the run's pages stay). The referee reads the same log
+ * without a pause (log_read).
  */
 #define HINT_PAUSE_TIMEOUT_MS	1000
 
@@ -108,11 +109,17 @@ static void vm_resume(void *opaque)
 	kvm_resume_vcpus(opaque);
 }
 
+static int vm_dirty_log_read(void *opaque, u64 *words, u64 nr_pfns)
+{
+	return kvm_dirty_log_read(opaque, words, nr_pfns);
+}
+
 static const struct balloon_dirty_ops vm_dirty_ops = {
 	.log_start = vm_dirty_log_start,
 	.pause = vm_pause,
 	.log_collect = vm_dirty_log_collect,
 	.resume = vm_resume,
+	.log_read = vm_dirty_log_read,
 };
 
 /* After a guest died on its own: what the balloon knows (fatal exits). */
@@ -138,7 +145,8 @@ static int vm_add_devices(struct vm *vm)
 				 strerror(errno));
 			return -ENODEV;
 		}
-		if (vm->balloon_cfg.free_page_hint && vm->balloon_cfg.hint_release)
+		if ((vm->balloon_cfg.free_page_hint && vm->balloon_cfg.hint_release) ||
+		    vm->balloon_cfg.referee)
 			balloon_set_dirty_ops(vm->balloon, &vm_dirty_ops, &vm->kvm);
 		ret = balloon_auto_start(vm->balloon, vm->kvm.loop, err, sizeof(err));
 		if (ret)

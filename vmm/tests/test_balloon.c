@@ -503,6 +503,7 @@ static void test_hint(void)
  */
 static struct {
 	unsigned int starts, pauses, collects, resumes;
+	unsigned int reads, written_at_read;	/* the referee's log reads */
 	u32 id_at_start;		/* the hint id when the log started */
 	u64 written_first, written_nr;	/* PFNs the guest "wrote" */
 	int pause_ret;
@@ -538,11 +539,20 @@ static void fake_resume(void *opaque __unused)
 	fake_log.resumes++;
 }
 
+/* The referee's reads: the "written" pages show up at read number written_at_read. */
+static int fake_log_read(void *opaque __unused, u64 *words, u64 nr_pfns)
+{
+	if (++fake_log.reads == fake_log.written_at_read)
+		fake_log_collect(NULL, words, nr_pfns);
+	return 0;
+}
+
 static const struct balloon_dirty_ops fake_dirty_ops = {
 	.log_start = fake_log_start,
 	.pause = fake_pause,
 	.log_collect = fake_log_collect,
 	.resume = fake_resume,
+	.log_read = fake_log_read,
 };
 
 /* One run of two 4 MiB blocks at 8 and 16 MiB; returns the hint queue. */
@@ -765,6 +775,52 @@ static void test_release_hold(void)
 	hold_ms = 0;
 }
 
+static u64 referee_count(const char *key)
+{
+	json_t *o = balloon_referee_json(vdev);
+	u64 v = json_integer_value(json_object_get(o, key));
+
+	json_decref(o);
+	return v;
+}
+
+/* The referee in the device: the log is read at each pop and ack. */
+static void test_referee(void)
+{
+	u16 head;
+
+	start("", 0, SZ_4K, true);
+	tap_ok(!balloon_referee_json(vdev), "referee=off: no referee");
+
+	start("referee=on", 0, SZ_4K, false);
+	balloon_set_dirty_ops(vdev, &fake_dirty_ops, NULL);
+	memset(&fake_log, 0, sizeof(fake_log));
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->activate(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+	tap_eq(fake_log.starts, 1, "referee: the log starts with the driver");
+
+	/* Read 1 at the inflate's pop, read 2 right before its ack. */
+	fake_log.written_first = PAGES_PFN + 3;
+	fake_log.written_nr = 1;
+	fake_log.written_at_read = 2;
+	head = send_run(0, PAGES_PFN, 16);
+	tap_ok(acked(0, head) && fake_log.reads == 2, "referee: an inflate is read at pop and ack");
+	tap_eq(referee_count("r12_violations"), 1, "R-12: a page written before the ack, counted");
+	tap_eq(referee_count("r9_violations"), 0, "... and only as R-12");
+
+	/* The same page written after the ack: R-9, seen at the next pop. */
+	fake_log.written_at_read = 3;
+	send_run(1, PAGES_PFN, 1);
+	tap_eq(referee_count("r9_violations"), 1, "R-9: a balloon page written with no deflate");
+	tap_eq(referee_count("r13_violations"), 0, "R-13: a deflate after the ack is fine");
+	tap_eq(referee_count("log_reads"), 4, "four reads: two requests, pop and ack each");
+
+	device_reset();
+	tap_eq(referee_count("r12_violations"), 1, "a reset keeps the counts");
+	balloon_set_dirty_ops(vdev, NULL, NULL);
+}
+
 int main(void)
 {
 	tap_start();
@@ -782,6 +838,7 @@ int main(void)
 	test_numbering();
 	test_postmortem();
 	test_release_hold();
+	test_referee();
 	balloon_destroy(vdev);
 	free(ram);
 	return tap_done();

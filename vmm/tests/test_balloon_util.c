@@ -97,6 +97,40 @@ static void test_auto_opts(void)
 	       "an unknown key: the message lists every key: %s", err);
 }
 
+static void test_referee_opts(void)
+{
+	static const char *const bad[] = {
+		"referee=yes", "hold_inflate_ms=10001", "hold_inflate_ms=5ms",
+		"hold_deflate_ms=-1", "hold_deflate_ms=1s", "hold_inflate_ms=",
+	};
+	struct balloon_config cfg;
+	char err[256];
+	unsigned int i, fails = 0;
+
+	balloon_config_init(&cfg);
+	tap_ok(!cfg.referee && !cfg.hold_inflate_ms && !cfg.hold_deflate_ms,
+	       "referee and holds: off by default");
+	tap_eq(balloon_parse_opts("referee=on,hold_inflate_ms=1000,hold_deflate_ms=10000", &cfg,
+				  err, sizeof(err)), 0, "referee, hold_inflate_ms, hold_deflate_ms");
+	tap_ok(cfg.referee && cfg.hold_inflate_ms == 1000 && cfg.hold_deflate_ms == 10000,
+	       "all three set");
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		err[0] = '\0';
+		if (balloon_parse_opts(bad[i], &cfg, err, sizeof(err)) != -EINVAL || !err[0]) {
+			printf("#   accepted or no message: '%s'\n", bad[i]);
+			fails++;
+		}
+	}
+	tap_ok(!fails, "%zu bad referee settings rejected with a message", ARRAY_SIZE(bad));
+	balloon_config_init(&cfg);
+	balloon_parse_opts("referee=on,free_page_hint=on", &cfg, err, sizeof(err));
+	tap_eq(balloon_config_check(&cfg, SZ_1G, err, sizeof(err)), (u64)-EINVAL,
+	       "referee with hint_release: refused (one dirty log)");
+	balloon_parse_opts("hint_release=off", &cfg, err, sizeof(err));
+	tap_eq(balloon_config_check(&cfg, SZ_1G, err, sizeof(err)), 0,
+	       "referee with free_page_hint and hint_release=off: fine");
+}
+
 static void test_opts(void)
 {
 	static const char *const bad[] = {
@@ -147,6 +181,7 @@ static void test_opts(void)
 	cfg.size = SZ_1G;
 	tap_eq(balloon_config_check(&cfg, SZ_1G, err, sizeof(err)), 0, "size equal to RAM allowed");
 	test_auto_opts();
+	test_referee_opts();
 }
 
 static void put_stat(u8 *p, u16 tag, u64 val)

@@ -156,6 +156,7 @@ static int balloon_activate(struct virtio_device *vdev)
 	struct balloon *b = to_balloon(vdev);
 
 	b->driver_ok = true;
+	balloon_ack_activate(b);
 	if (balloon_has(b, BALLOON_F_STATS_VQ)) {
 		/*
 		 * Linux primes the stats buffer and kicks before DRIVER_OK; a
@@ -205,6 +206,7 @@ static void balloon_reset(struct virtio_device *vdev)
 	 */
 	pfn_bitmap_clear_all(&b->ballooned);
 	balloon_hold_reset(b);
+	balloon_ack_reset(b);
 	b->actual = 0;
 	b->poison_val = 0;
 	b->hint_cmd_id = BALLOON_HINT_CMD_ID_STOP;
@@ -311,6 +313,7 @@ struct virtio_device *balloon_create(const struct balloon_config *cfg, struct gu
 	b->timer_fd = -1;
 	b->hint_fd = -1;
 	b->flush_fd = -1;
+	b->ack_fd = -1;
 	b->vdev.ops = &balloon_ops;
 	b->vdev.priv = b;
 	b->vdev.mem = mem;
@@ -332,6 +335,9 @@ struct virtio_device *balloon_create(const struct balloon_config *cfg, struct gu
 	ret = balloon_hold_init(b, mem);
 	if (ret)
 		goto err_hold;
+	ret = balloon_ack_init(b);
+	if (ret)
+		goto err_hold;
 	if (loop && cfg->stats_interval_ms) {
 		b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		if (b->timer_fd < 0) {
@@ -347,6 +353,7 @@ struct virtio_device *balloon_create(const struct balloon_config *cfg, struct gu
 err_timer:
 	close(b->timer_fd);
 err_hold:
+	balloon_ack_free(b);
 	balloon_hold_free(b);
 	pthread_mutex_destroy(&b->vdev.lock);
 err_bitmap:
@@ -371,6 +378,7 @@ void balloon_destroy(struct virtio_device *vdev)
 			ioloop_del(b->loop, b->timer_fd);
 		close(b->timer_fd);
 	}
+	balloon_ack_free(b);
 	balloon_hold_free(b);
 	pthread_mutex_destroy(&vdev->lock);
 	pfn_bitmap_free(&b->ballooned);
@@ -385,6 +393,7 @@ int balloon_set_target_pages(struct virtio_device *vdev, u64 pages)
 		return -ERANGE;
 	pthread_mutex_lock(&vdev->lock);
 	b->num_pages = pages;
+	b->target_gen++;
 	/* Every new target gets an interrupt, even an unchanged one: it is cheap. */
 	balloon_signal_config(b);
 	pthread_mutex_unlock(&vdev->lock);

@@ -40,6 +40,16 @@ struct balloon_config {
 	 */
 	u64 release_hold_ms;
 
+	/*
+	 * Driver-side conformance (referee.h, ack.c): judge the driver's
+	 * duties with KVM's dirty log; keep each inflate or deflate request
+	 * this long before acking it, which widens the window the referee
+	 * watches (a device may use buffers whenever it likes).
+	 */
+	bool referee;
+	u64 hold_inflate_ms;
+	u64 hold_deflate_ms;
+
 	/* Auto-ballooning (auto.h): off unless auto is on. */
 	bool auto_on;
 	u64 auto_min;			/* bytes the guest keeps; BALLOON_AUTO_MIN_DEFAULT: RAM / 4 */
@@ -101,6 +111,8 @@ int balloon_auto_start(struct virtio_device *vdev, struct ioloop *loop, char *er
 void balloon_auto_stop(struct virtio_device *vdev);
 /* The auto mode's state for `query`, from loop's thread; NULL when off. */
 json_t *balloon_auto_json(struct virtio_device *vdev);
+/* The referee's counts for `query`; NULL when referee=off. */
+json_t *balloon_referee_json(struct virtio_device *vdev);
 
 /*
  * Write tracking for releasing hinted pages (D-12 lets a device discard a
@@ -117,6 +129,11 @@ struct balloon_dirty_ops {
 	/* Set the bit of every PFN written since log_start in words; stop logging. */
 	int (*log_collect)(void *opaque, u64 *words, u64 nr_pfns);
 	void (*resume)(void *opaque);
+	/*
+	 * The referee's: set the bit of every PFN written since log_start or
+	 * the last log_read; logging goes on.
+	 */
+	int (*log_read)(void *opaque, u64 *words, u64 nr_pfns);
 };
 
 /* Before the driver starts; ops NULL takes them away again. */

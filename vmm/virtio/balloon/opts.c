@@ -12,6 +12,11 @@
 #include "../pfn.h"
 
 #define BALLOON_MAX_INTERVAL_MS		(24ULL * 3600 * 1000)
+/*
+ * Linux waits for each ack uninterruptibly; its hung-task watchdog speaks
+ * after 120 s of a balloon worker stuck: a hold stays well below.
+ */
+#define BALLOON_MAX_HOLD_MS		10000
 
 const char balloon_opts_help[] =
 "  --balloon size=256M,deflate_on_oom=on,free_page_reporting=on,free_page_hint=on,\n"
@@ -38,7 +43,22 @@ const char balloon_opts_help[] =
 "                       auto_relax without pressure lower it a step. A guest\n"
 "                       that deflates by itself is followed and left alone for\n"
 "                       auto_backoff. With free_page_hint, pressure starts a\n"
-"                       hint run first (at most one per auto_relax).\n";
+"                       hint run first (at most one per auto_relax).\n"
+"  --balloon referee=on,hold_inflate_ms=N,hold_deflate_ms=N\n"
+"                       driver-side conformance, for testing guest drivers.\n"
+"                       referee: read KVM's dirty log at every inflate and\n"
+"                       deflate request taken and acked, and count the pages\n"
+"                       that broke a driver duty (query's \"referee\"): R-12\n"
+"                       written between an inflate taken and acked, R-13\n"
+"                       deflated before its inflate was acked, R-10 (with\n"
+"                       must_tell_host) written before its deflate was acked,\n"
+"                       R-9 written in the balloon with no deflate, R-7\n"
+"                       taken at the target without deflate_on_oom. Not with\n"
+"                       free_page_hint's hint_release (one dirty log).\n"
+"                       hold_inflate_ms, hold_deflate_ms: ack each request N\n"
+"                       ms (0..10000, default 0) after taking it, as a device\n"
+"                       may use buffers when it likes: the window R-12 (R-10)\n"
+"                       forbids the driver to touch the pages in grows to N.\n";
 
 void balloon_config_init(struct balloon_config *cfg)
 {
@@ -122,7 +142,7 @@ static int balloon_opt_error(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-enum balloon_opt_kind { OPT_SIZE, OPT_SWITCH, OPT_INTERVAL };
+enum balloon_opt_kind { OPT_SIZE, OPT_SWITCH, OPT_INTERVAL, OPT_HOLD_MS };
 
 struct balloon_opt {
 	const char *key;
@@ -147,13 +167,16 @@ static const struct balloon_opt balloon_opts[] = {
 	OPT("auto_window", OPT_INTERVAL, auto_window_ms),
 	OPT("auto_relax", OPT_INTERVAL, auto_relax_ms),
 	OPT("auto_backoff", OPT_INTERVAL, auto_backoff_ms),
+	OPT("referee", OPT_SWITCH, referee),
+	OPT("hold_inflate_ms", OPT_HOLD_MS, hold_inflate_ms),
+	OPT("hold_deflate_ms", OPT_HOLD_MS, hold_deflate_ms),
 };
 #undef OPT
 
 /* "size, deflate_on_oom, ...": every key, for the unknown-option message. */
 static const char *balloon_opt_keys(void)
 {
-	static char keys[256];
+	static char keys[512];
 	size_t i, n = 0;
 
 	for (i = 0; i < ARRAY_SIZE(balloon_opts) && n < sizeof(keys); i++)
@@ -166,6 +189,7 @@ static int balloon_set_opt(const struct balloon_opt *o, const char *val,
 			   struct balloon_config *cfg, char *err, size_t errlen)
 {
 	void *field = (u8 *)cfg + o->offset;
+	const char *rest;
 
 	switch (o->kind) {
 	case OPT_SIZE:
@@ -187,6 +211,13 @@ static int balloon_set_opt(const struct balloon_opt *o, const char *val,
 			return balloon_opt_error(err, errlen,
 				"--balloon: %s: '%s' is not an interval (e.g. 1s, 500ms, 0 for off)",
 				o->key, val);
+		return 0;
+	case OPT_HOLD_MS:
+		if (balloon_parse_u64(val, field, &rest) || *rest ||
+		    *(u64 *)field > BALLOON_MAX_HOLD_MS)
+			return balloon_opt_error(err, errlen,
+				"--balloon: %s: '%s' is not a number of milliseconds in 0..%d",
+				o->key, val, BALLOON_MAX_HOLD_MS);
 		return 0;
 	}
 	return -EINVAL;
@@ -238,6 +269,9 @@ int balloon_config_check(const struct balloon_config *cfg, u64 ram_size, char *e
 			(unsigned long long)(ram_size / SZ_1M));
 	if (cfg->size / PFN_SIZE > UINT32_MAX)
 		return balloon_opt_error(err, errlen, "--balloon: size above 16 TiB");
+	if (cfg->referee && cfg->free_page_hint && cfg->hint_release)
+		return balloon_opt_error(err, errlen,
+			"--balloon: referee=on and free_page_hint's hint_release both need the dirty log: add hint_release=off");
 	if (!cfg->auto_on)
 		return 0;
 	if (!cfg->stats_interval_ms)

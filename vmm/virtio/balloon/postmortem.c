@@ -75,6 +75,7 @@ out:
 	for (i = 0; i < n; i++)
 		fprintf(f, " 0x%llx", (unsigned long long)shown[i]);
 	fprintf(f, "\n");
+	balloon_referee_postmortem(b, f);
 	fflush(f);
 	if (locked)
 		pthread_mutex_unlock(&vdev->lock);

@@ -10,6 +10,15 @@
 #include "../../log.h"
 #include "balloon.h"
 #include "../pfn.h"
+#include "referee.h"
+
+/* An inflate or deflate request popped and not acked yet (ack.c). */
+struct balloon_ack {
+	u16 head;
+	u64 due_ns;			/* CLOCK_MONOTONIC */
+	u64 in_balloon;			/* pages in the balloon at its pop */
+	struct referee_req req;		/* its PFNs, while the referee is on */
+};
 
 struct balloon {
 	struct virtio_device vdev;
@@ -70,6 +79,18 @@ struct balloon {
 	bool hint_release_pending;	/* the driver stopped: release, then DONE */
 	int hint_fd;			/* eventfd: the release runs off the lock */
 
+	/*
+	 * ack.c: requests held before their ack (hold_*_ms), one list each for
+	 * inflate and deflate, and the referee (NULL: referee=off).
+	 */
+	struct balloon_ack acks[2][BALLOON_QUEUE_SIZE];
+	unsigned int nr_acks[2];
+	int ack_fd;			/* timerfd for the next ack due, or -1 */
+	struct referee *referee;
+	bool referee_logging;		/* the dirty log is on for it */
+	struct balloon_ack cur;		/* the request being handled */
+	u64 target_gen;			/* bumped on every new target */
+
 	/* Scratch, too big for the I/O thread's stack. */
 	struct virtq_chain chain;
 	u32 pfns[BALLOON_PFN_BATCH];
@@ -118,5 +139,22 @@ void balloon_hint_mark(struct balloon *b, u64 gpa, u64 len);
 void balloon_hint_finish(struct balloon *b);
 void balloon_hint_reset(struct balloon *b);
 void balloon_hint_free(struct balloon *b);
+
+/*
+ * ack.c. Around each inflate (lq 0) or deflate (lq 1) request: open before
+ * its PFNs are read, note each batch of PFNs checked to be RAM before the
+ * bitmap changes, then ack: true if the request is held (pushed later by
+ * the timer), false if the caller pushes it now.
+ */
+void balloon_ack_open(struct balloon *b, unsigned int lq, u16 head);
+void balloon_ack_note(struct balloon *b, const u32 *pfns, size_t n);
+bool balloon_ack(struct balloon *b, unsigned int lq);
+int balloon_ack_init(struct balloon *b);
+/* The driver started (log on) or the device reset (held requests dropped). */
+void balloon_ack_activate(struct balloon *b);
+void balloon_ack_reset(struct balloon *b);
+void balloon_ack_free(struct balloon *b);
+/* One line on f with the referee's counts, if it is on. */
+void balloon_referee_postmortem(struct balloon *b, FILE *f);
 
 #endif

@@ -138,6 +138,7 @@ static void balloon_inflate_batch(struct balloon *b, u32 *pfns, size_t n)
 	}
 	if (valid < n)
 		balloon_warn(b, "inflate: %zu PFNs outside guest RAM skipped", n - valid);
+	balloon_ack_note(b, pfns, valid);
 	unique = pfn_sort_dedupe(pfns, valid);
 	b->m.duplicate_pfns += valid - unique;
 	for (i = 0; i < unique; i++) {
@@ -166,6 +167,8 @@ static void balloon_deflate_batch(struct balloon *b, const u32 *pfns, size_t n)
 	 * Nothing to do for the memory itself: a released page faults back
 	 * in as zeroes when the guest touches it. Only the bitmap changes.
 	 */
+	/* The referee looks at the request before its pages leave the bitmap. */
+	balloon_ack_note(b, pfns, n);
 	for (i = 0; i < n; i++) {
 		if (!pfn_valid(b->vdev.mem, pfns[i]) || pfns[i] >= b->ballooned.nr_pfns)
 			b->m.invalid_pfns++;
@@ -363,10 +366,14 @@ void balloon_vq_notify(struct balloon *b, unsigned int lq, unsigned int tq)
 		}
 		switch (lq) {
 		case BALLOON_VQ_INFLATE:
-			balloon_handle_inflate(b);
-			break;
 		case BALLOON_VQ_DEFLATE:
-			balloon_handle_deflate(b);
+			balloon_ack_open(b, lq, b->chain.head);
+			if (lq == BALLOON_VQ_INFLATE)
+				balloon_handle_inflate(b);
+			else
+				balloon_handle_deflate(b);
+			if (balloon_ack(b, lq))
+				continue;	/* held: ack.c pushes it */
 			break;
 		case BALLOON_VQ_STATS:
 			/* Held until the next request: nothing to push now. */

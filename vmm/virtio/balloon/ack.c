@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-balloon, when inflate and deflate requests are acked, and the
+ * referee around them. By default a request is pushed used as soon as it is
+ * handled. hold_inflate_ms / hold_deflate_ms keep it that long first (the
+ * spec lets a device use a buffer whenever it likes; Linux waits for each
+ * ack): the window from pop to ack in which R-12 and R-10 forbid the driver
+ * to touch the request's pages then lasts long enough to catch a driver in
+ * it. With referee=on, KVM's dirty log is read at each pop and each ack, so
+ * every guest write falls in a window whose state the device knows, and
+ * referee.c judges it. Everything here runs under vdev.lock; with the
+ * referee off and no hold each hook is one test.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "priv.h"
+
+static u64 balloon_ack_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void balloon_referee_view(struct balloon *b, struct referee_view *v)
+{
+	unsigned int tq = b->lq_to_tq[BALLOON_VQ_DEFLATE];
+	struct virtq_snapshot s = { .broken = true };
+
+	if (tq < VIRTIO_MAX_QUEUES)
+		virtq_snapshot(&b->vdev.vqs[tq], &s);
+	*v = (struct referee_view){
+		.ballooned = &b->ballooned,
+		.in_balloon = b->cur.in_balloon,
+		.num_pages = b->num_pages,
+		.target_gen = b->target_gen,
+		.must_tell_host = balloon_has(b, BALLOON_F_MUST_TELL_HOST),
+		.deflate_on_oom = balloon_has(b, BALLOON_F_DEFLATE_ON_OOM),
+		/* A queue we cannot read may hold deflates: claim no R-9 then. */
+		.deflate_waiting = s.broken || (s.rings && s.avail_idx != s.last_avail_idx),
+	};
+}
+
+static void balloon_referee_snap(const struct referee *r, u64 before[REFEREE_NR_CLAUSES])
+{
+	unsigned int c;
+
+	for (c = 0; c < REFEREE_NR_CLAUSES; c++)
+		before[c] = r->c[c].violations;
+}
+
+/* The event log: one line per clause that failed since before. */
+static void balloon_referee_log(struct balloon *b, const u64 before[REFEREE_NR_CLAUSES])
+{
+	const struct referee *r = b->referee;
+	unsigned int c;
+
+	for (c = 0; c < REFEREE_NR_CLAUSES; c++) {
+		const struct referee_count *k = &r->c[c];
+
+		if (k->violations == before[c])
+			continue;
+		if (before[c] < k->nr_shown)
+			balloon_warn(b, "referee: %s broken: %llu page(s) %s, first PFN 0x%x",
+				     referee_clause_name(c),
+				     (unsigned long long)(k->violations - before[c]),
+				     referee_clause_what(c), k->shown[before[c]]);
+		else
+			balloon_warn(b, "referee: %s broken: %llu more page(s) %s",
+				     referee_clause_name(c),
+				     (unsigned long long)(k->violations - before[c]),
+				     referee_clause_what(c));
+	}
+}
+
+static void balloon_referee_read(struct balloon *b)
+{
+	struct referee *r = b->referee;
+	int ret;
+
+	if (!b->referee_logging)
+		return;
+	ret = b->dirty_ops->log_read(b->dirty_opaque, r->dirty.words, r->dirty.nr_pfns);
+	if (ret) {
+		r->log_errors++;
+		balloon_warn(b, "referee: reading the dirty log failed (%d): writes unwatched", ret);
+		return;
+	}
+	r->log_reads++;
+}
+
+static void balloon_referee_judge(struct balloon *b)
+{
+	u64 before[REFEREE_NR_CLAUSES];
+	struct referee_view v;
+
+	balloon_referee_snap(b->referee, before);
+	balloon_referee_view(b, &v);
+	referee_judge(b->referee, &v);
+	balloon_referee_log(b, before);
+}
+
+void balloon_ack_open(struct balloon *b, unsigned int lq, u16 head)
+{
+	b->cur = (struct balloon_ack){
+		.head = head,
+		.in_balloon = b->ballooned.nr_set,
+		.req.inflate = lq == BALLOON_VQ_INFLATE,
+	};
+	if (!b->referee)
+		return;
+	balloon_referee_read(b);
+	/*
+	 * Writes up to an inflate's pop are judged before its pages are in
+	 * flight: a write the driver made after queuing a page but before we
+	 * popped it cannot be told from one before it queued the page. A
+	 * deflate's are judged at its ack, once its own pages have been
+	 * looked at (balloon_ack_note).
+	 */
+	if (lq == BALLOON_VQ_INFLATE)
+		balloon_referee_judge(b);
+}
+
+void balloon_ack_note(struct balloon *b, const u32 *pfns, size_t n)
+{
+	u64 before[REFEREE_NR_CLAUSES];
+	struct referee_view v;
+
+	if (!b->referee)
+		return;
+	balloon_referee_snap(b->referee, before);
+	balloon_referee_view(b, &v);
+	referee_req_add(b->referee, &b->cur.req, pfns, n, &v);
+	balloon_referee_log(b, before);
+}
+
+/* Right before the push: the last writes of the window, then out of flight. */
+static void balloon_ack_settle(struct balloon *b, struct balloon_ack *a)
+{
+	if (!b->referee)
+		return;
+	balloon_referee_read(b);
+	balloon_referee_judge(b);
+	referee_req_end(b->referee, &a->req);
+}
+
+static void balloon_ack_arm(struct balloon *b)
+{
+	struct itimerspec its = { 0 };
+	u64 next = UINT64_MAX;
+	unsigned int lq, i;
+
+	for (lq = 0; lq < 2; lq++)
+		for (i = 0; i < b->nr_acks[lq]; i++)
+			next = MIN(next, b->acks[lq][i].due_ns);
+	if (next != UINT64_MAX) {
+		/* 0 would disarm the timer: a request already due fires at once. */
+		next = MAX(next, 1ULL);
+		its.it_value.tv_sec = next / 1000000000ULL;
+		its.it_value.tv_nsec = next % 1000000000ULL;
+	}
+	timerfd_settime(b->ack_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+bool balloon_ack(struct balloon *b, unsigned int lq)
+{
+	u64 ms = lq == BALLOON_VQ_INFLATE ? b->cfg.hold_inflate_ms : b->cfg.hold_deflate_ms;
+
+	if (!ms || b->ack_fd < 0 || b->nr_acks[lq] == BALLOON_QUEUE_SIZE) {
+		balloon_ack_settle(b, &b->cur);
+		return false;
+	}
+	/* Its pages left the balloon: the writes read at its pop can be judged. */
+	if (b->referee && lq == BALLOON_VQ_DEFLATE)
+		balloon_referee_judge(b);
+	b->cur.due_ns = balloon_ack_now_ns() + ms * 1000000ULL;
+	b->acks[lq][b->nr_acks[lq]++] = b->cur;
+	b->cur.req = (struct referee_req){ 0 };
+	balloon_ack_arm(b);
+	return true;
+}
+
+/* Push every held request that is due, in the order they came. */
+static void balloon_ack_due(struct balloon *b, u64 now)
+{
+	unsigned int lq, i, kept;
+
+	for (lq = 0; lq < 2; lq++) {
+		unsigned int tq = b->lq_to_tq[lq];
+		bool pushed = false;
+
+		for (i = kept = 0; i < b->nr_acks[lq]; i++) {
+			struct balloon_ack *a = &b->acks[lq][i];
+
+			if (a->due_ns > now) {
+				b->acks[lq][kept++] = *a;
+				continue;
+			}
+			balloon_ack_settle(b, a);
+			virtq_push(&b->vdev.vqs[tq], a->head, 0);
+			pushed = true;
+		}
+		b->nr_acks[lq] = kept;
+		if (pushed)
+			virtio_signal_used(&b->vdev, tq);
+	}
+	balloon_ack_arm(b);
+}
+
+static void balloon_ack_timer_fn(void *opaque, u32 events __unused)
+{
+	struct balloon *b = opaque;
+	u64 expirations;
+
+	if (read(b->ack_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	pthread_mutex_lock(&b->vdev.lock);
+	balloon_ack_due(b, balloon_ack_now_ns());
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+int balloon_ack_init(struct balloon *b)
+{
+	int ret;
+
+	b->ack_fd = -1;
+	if (b->cfg.referee) {
+		b->referee = calloc(1, sizeof(*b->referee));
+		if (!b->referee || referee_init(b->referee, b->ballooned.nr_pfns))
+			return -ENOMEM;
+	}
+	/* Without an I/O loop (unit tests) every request is acked at once. */
+	if (!(b->cfg.hold_inflate_ms || b->cfg.hold_deflate_ms) || !b->loop)
+		return 0;
+	b->ack_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (b->ack_fd < 0)
+		return -errno;
+	ret = ioloop_add(b->loop, b->ack_fd, EPOLLIN, balloon_ack_timer_fn, b);
+	if (ret) {
+		close(b->ack_fd);
+		b->ack_fd = -1;
+	}
+	return ret;
+}
+
+void balloon_ack_activate(struct balloon *b)
+{
+	int ret = -ENOSYS;
+
+	if (!b->referee)
+		return;
+	/* A fresh log: what the guest wrote before its driver started is no one's business. */
+	if (b->dirty_ops && b->dirty_ops->log_read)
+		ret = b->dirty_ops->log_start(b->dirty_opaque);
+	b->referee_logging = !ret;
+	if (ret) {
+		b->referee->log_errors++;
+		balloon_warn(b, "referee: no dirty log (%d): only R-7 and R-13 deflates judged", ret);
+	}
+}
+
+static void balloon_ack_drop(struct balloon *b)
+{
+	unsigned int lq, i;
+
+	for (lq = 0; lq < 2; lq++) {
+		for (i = 0; i < b->nr_acks[lq]; i++)
+			free(b->acks[lq][i].req.pfns);
+		b->nr_acks[lq] = 0;
+	}
+	free(b->cur.req.pfns);
+	b->cur.req = (struct referee_req){ 0 };
+}
+
+void balloon_ack_reset(struct balloon *b)
+{
+	/* The rings are gone with the driver: nothing held can be pushed. */
+	balloon_ack_drop(b);
+	if (b->ack_fd >= 0)
+		balloon_ack_arm(b);
+	if (b->referee)
+		referee_reset(b->referee);
+}
+
+void balloon_ack_free(struct balloon *b)
+{
+	balloon_ack_drop(b);
+	if (b->ack_fd >= 0) {
+		if (b->loop)
+			ioloop_del(b->loop, b->ack_fd);
+		close(b->ack_fd);
+		b->ack_fd = -1;
+	}
+	if (b->referee)
+		referee_free(b->referee);
+	free(b->referee);
+	b->referee = NULL;
+}
+
+json_t *balloon_referee_json(struct virtio_device *vdev)
+{
+	struct balloon *b = to_balloon(vdev);
+	json_t *o = NULL;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (b->referee)
+		o = referee_json(b->referee);
+	pthread_mutex_unlock(&vdev->lock);
+	return o;
+}
+
+void balloon_referee_postmortem(struct balloon *b, FILE *f)
+{
+	unsigned int c;
+
+	if (!b->referee)
+		return;
+	fprintf(f, "ballast-vmm: balloon referee:");
+	for (c = 0; c < REFEREE_NR_CLAUSES; c++)
+		fprintf(f, " %s %llu%s", referee_clause_name(c),
+			(unsigned long long)b->referee->c[c].violations,
+			c + 1 < REFEREE_NR_CLAUSES ? "," : "");
+	fprintf(f, " (pages that broke each; %llu log reads)\n",
+		(unsigned long long)b->referee->log_reads);
+}
