@@ -123,6 +123,7 @@ struct ballast_inject_result {
 	bool next_request;	/* stats: the device asked again */
 	/* deflate_content: pages that read back as ours, as zero, or neither */
 	u32 kept, zeroed, foreign;
+	u32 writes;		/* write_inflight: writes before the ack came */
 };
 
 struct ballast_cfile;
@@ -133,7 +134,7 @@ struct ballast_knob_ctx {
 	unsigned int idx;
 };
 
-#define BALLAST_NR_KNOBS	11
+#define BALLAST_NR_KNOBS	12
 
 /* One request in flight: an sg list the device reads or writes. */
 struct ballast_req {
@@ -169,6 +170,8 @@ struct ballast {
 	struct scatterlist sgs[BALLAST_BATCH_MAX];
 	unsigned long last_shrink;	/* jiffies of the last shrinker deflate */
 	bool skip_kick;			/* inject: next xfer adds, no notify */
+	struct page *touch_page;	/* inject: written while its inflate waits */
+	u32 touch_writes;
 	bool shrunk;
 
 	/* Stops the update/stats work during remove and recovery. */

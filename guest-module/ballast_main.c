@@ -188,6 +188,35 @@ static bool ballast_collect(struct ballast *b, enum ballast_vq q,
 }
 
 /*
+ * Wait up to ack_timeout_ms for @want buffers of @q to come back; what
+ * wait_event_timeout() returns.  With inject's touch_page set
+ * (write_inflight), write that page every BALLAST_TOUCH_MS meanwhile: it is
+ * in the inflate just sent, so each write before the ack breaks R-12 on
+ * purpose, and a device that holds the buffer a while sees one.
+ */
+#define BALLAST_TOUCH_MS	10
+
+static long ballast_wait_used(struct ballast *b, enum ballast_vq q,
+			      unsigned int *done, unsigned int want)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(ballast_ack_timeout_ms);
+	u32 *p;
+	long left;
+
+	if (!b->touch_page)
+		return wait_event_timeout(b->acked, ballast_collect(b, q, done, want),
+					  msecs_to_jiffies(ballast_ack_timeout_ms));
+	p = page_address(b->touch_page);
+	do {
+		WRITE_ONCE(p[b->touch_writes % (PAGE_SIZE / sizeof(*p))], b->touch_writes);
+		b->touch_writes++;
+		left = wait_event_timeout(b->acked, ballast_collect(b, q, done, want),
+					  msecs_to_jiffies(BALLAST_TOUCH_MS));
+	} while (!left && time_before(jiffies, end));
+	return left;
+}
+
+/*
  * ballast_xfer - add @n requests to queue @q, kick once, wait for all.
  *
  * Returns 0 when the device used every request; a negative errno from
@@ -241,9 +270,7 @@ int ballast_xfer(struct ballast *b, enum ballast_vq q,
 		atomic64_inc(&b->c.q[q].kicks);
 	}
 
-	left = wait_event_timeout(b->acked,
-				  ballast_collect(b, q, &done, added),
-				  msecs_to_jiffies(ballast_ack_timeout_ms));
+	left = ballast_wait_used(b, q, &done, added);
 	if (wait_ms)
 		*wait_ms = jiffies_to_msecs(jiffies - start);
 	if (done >= added)

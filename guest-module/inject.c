@@ -140,26 +140,60 @@ static int knob_pfn_outside_ram(struct ballast *b, struct ballast_inject_result 
 	return r->ret;
 }
 
-/* Inflate one fresh page the normal way, so the balloon is not empty. */
-static int inflate_one(struct ballast *b)
+/*
+ * Send @page for inflate and note in @r what came back; on the ack it joins
+ * the balloon, else it is freed.  0 once acked, else an errno.
+ */
+static int inflate_page(struct ballast *b, struct page *page,
+			struct ballast_inject_result *r)
 {
 	struct ballast_req req = { .sg = &b->sgs[0], .nsg = 1 };
-	struct page *page = ballast_alloc_page();
-	int err;
 
-	if (!page)
-		return -ENOMEM;
 	b->pfns[0][0] = page_to_pfn(page);
 	sg_init_one(&b->sgs[0], b->pfns[0], sizeof(u32));
-	err = ballast_xfer(b, BQ_INFLATE, &req, 1, GFP_KERNEL, NULL);
+	r->pfn = page_to_pfn(page);
+	r->nr_pfns = 1;
+	inject_send(b, r, BQ_INFLATE, &req);
 	if (!req.done) {
 		__free_page(page);	/* not sent, or the device was reset */
-		return err ? err : -EIO;
+		return r->ret ? r->ret : -EIO;
 	}
 	ballast_balloon_add(b, page);
 	atomic64_inc(&b->c.pages_inflated);
 	ballast_update_actual(b);
 	return 0;
+}
+
+/* Inflate one fresh page the normal way, so the balloon is not empty. */
+static int inflate_one(struct ballast *b)
+{
+	struct ballast_inject_result r = { };
+	struct page *page = ballast_alloc_page();
+
+	return page ? inflate_page(b, page, &r) : -ENOMEM;
+}
+
+/*
+ * A driver breaking R-12 on purpose: one fresh page sent for inflate and
+ * written every BALLAST_TOUCH_MS until the device acks it (writes: how many
+ * times).  A device that acks at once may see none of it after taking the
+ * request; one that holds the buffer (ballast-vmm's hold_inflate_ms) sees
+ * the page written between taking it and the ack, which its referee
+ * counts.  The page joins the balloon on the ack as any inflated page.
+ */
+static int knob_write_inflight(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct page *page = ballast_alloc_page();
+	int err;
+
+	if (!page)
+		return -ENOMEM;
+	b->touch_page = page;
+	b->touch_writes = 0;
+	err = inflate_page(b, page, r);
+	r->writes = b->touch_writes;
+	b->touch_page = NULL;
+	return err == -EIO && r->sent ? 0 : err;
 }
 
 /*
@@ -513,6 +547,7 @@ static const struct ballast_knob ballast_knobs[BALLAST_NR_KNOBS] = {
 	{ "stats_unknown_tag", knob_stats_unknown_tag },
 	{ "unkicked_inflate", knob_unkicked_inflate },
 	{ "reset_device", knob_reset_device },
+	{ "write_inflight", knob_write_inflight },
 };
 
 static ssize_t ballast_knob_write(struct file *file, const char __user *ubuf,
@@ -588,6 +623,7 @@ static int ballast_result_show(struct seq_file *m, void *unused)
 	seq_printf(m, "nr_pfns %u\n", r.nr_pfns);
 	seq_printf(m, "next_request %d\n", r.next_request);
 	seq_printf(m, "kept %u\nzeroed %u\nforeign %u\n", r.kept, r.zeroed, r.foreign);
+	seq_printf(m, "writes %u\n", r.writes);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(ballast_result);
