@@ -97,6 +97,22 @@ static void test_auto_opts(void)
 	       "an unknown key: the message lists every key: %s", err);
 }
 
+/* How many of the n option strings parse, or fail without a message (each named). */
+static unsigned int accepted(const char *const *bad, size_t n, struct balloon_config *cfg)
+{
+	unsigned int i, fails = 0;
+	char err[256];
+
+	for (i = 0; i < n; i++) {
+		err[0] = '\0';
+		if (balloon_parse_opts(bad[i], cfg, err, sizeof(err)) != -EINVAL || !err[0]) {
+			printf("#   accepted or no message: '%s'\n", bad[i]);
+			fails++;
+		}
+	}
+	return fails;
+}
+
 static void test_referee_opts(void)
 {
 	static const char *const bad[] = {
@@ -105,7 +121,6 @@ static void test_referee_opts(void)
 	};
 	struct balloon_config cfg;
 	char err[256];
-	unsigned int i, fails = 0;
 
 	balloon_config_init(&cfg);
 	tap_ok(!cfg.referee && !cfg.hold_inflate_ms && !cfg.hold_deflate_ms,
@@ -114,14 +129,8 @@ static void test_referee_opts(void)
 				  err, sizeof(err)), 0, "referee, hold_inflate_ms, hold_deflate_ms");
 	tap_ok(cfg.referee && cfg.hold_inflate_ms == 1000 && cfg.hold_deflate_ms == 10000,
 	       "all three set");
-	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		err[0] = '\0';
-		if (balloon_parse_opts(bad[i], &cfg, err, sizeof(err)) != -EINVAL || !err[0]) {
-			printf("#   accepted or no message: '%s'\n", bad[i]);
-			fails++;
-		}
-	}
-	tap_ok(!fails, "%zu bad referee settings rejected with a message", ARRAY_SIZE(bad));
+	tap_ok(!accepted(bad, ARRAY_SIZE(bad), &cfg), "%zu bad referee settings rejected with a message",
+	       ARRAY_SIZE(bad));
 	balloon_config_init(&cfg);
 	balloon_parse_opts("referee=on,free_page_hint=on", &cfg, err, sizeof(err));
 	tap_eq(balloon_config_check(&cfg, SZ_1G, err, sizeof(err)), (u64)-EINVAL,
@@ -142,7 +151,6 @@ static void test_opts(void)
 	};
 	struct balloon_config cfg;
 	char err[256];
-	unsigned int i, fails = 0;
 	u64 v;
 
 	balloon_config_init(&cfg);
@@ -157,14 +165,8 @@ static void test_opts(void)
 	tap_ok(!cfg.deflate_on_oom && cfg.free_page_hint && cfg.stats_interval_ms == 250,
 	       "only the named options change");
 	tap_eq(balloon_parse_opts("", &cfg, err, sizeof(err)), 0, "empty string: defaults");
-	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		err[0] = '\0';
-		if (balloon_parse_opts(bad[i], &cfg, err, sizeof(err)) != -EINVAL || !err[0]) {
-			printf("#   accepted or no message: '%s'\n", bad[i]);
-			fails++;
-		}
-	}
-	tap_ok(!fails, "%zu bad option strings rejected with a message", ARRAY_SIZE(bad));
+	tap_ok(!accepted(bad, ARRAY_SIZE(bad), &cfg), "%zu bad option strings rejected with a message",
+	       ARRAY_SIZE(bad));
 	balloon_parse_opts("deflate_on_oom=maybe", &cfg, err, sizeof(err));
 	tap_ok(strstr(err, "deflate_on_oom") && strstr(err, "maybe"), "message names key and value: %s", err);
 
