@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """The conformance verdict for one VMM, from the bats runs of the suite.
 
-    mkreport.py --vmm NAME --out OUTDIR RUNDIR...
+    mkreport.py --vmm NAME [--vmm-version TEXT] [--date WHEN] --out OUTDIR RUNDIR...
 
 Each RUNDIR is one bats run (one VMM, one driver, one guest kernel): a
 `meta` file, `junit/*.xml` from bats' junit report formatter, optionally
@@ -17,6 +17,7 @@ runner decides its own exit); 2 on bad usage, with one error line.
 """
 import argparse
 import base64
+import datetime
 import html
 import json
 import os
@@ -608,8 +609,10 @@ def plural(n, word):
 
 
 class Report:
-    def __init__(self, vmm, runs):
+    def __init__(self, vmm, runs, version="unknown", date=""):
         self.vmm = vmm
+        self.version = version    # the VMM's own words, one line
+        self.date = date          # when the report was made, UTC
         self.runs = runs
         rows = {}
         for run in runs:
@@ -649,6 +652,22 @@ class Report:
 
     def n_harness(self):
         return len(self.errors) + len(self.harness)
+
+    def tries(self, row, driver=None):
+        """(f, n) behind a row that deviates or is intermittent (over one
+        driver's columns with DRIVER): the tries that failed it of those
+        that asserted it, in the tests that deviate on it (or are
+        intermittent on it); None for any other verdict."""
+        items = self.items(row, driver)
+        kind = {DEVIATE: FAIL, INTERMITTENT: INTERMITTENT}.get(row_verdict(items))
+        if kind is None:
+            return None
+        given = [res for _, res in items if res and res.kind == kind]
+        return sum(res.f for res in given), sum(res.n for res in given)
+
+    def heading(self):
+        """The line under the title: the VMM's version and the report's date."""
+        return "VMM version: %s. Run on %s (UTC)." % (self.version, self.date)
 
     def kernels(self, driver):
         return ", ".join(run.kernel for run in self.runs if run.driver == driver)
@@ -758,13 +777,30 @@ class Report:
         clauses = {}
         for r in self.clause_rows():
             c = {"side": side(r), "verdict": self.verdicts[r]}
+            c.update(tries_json(self.tries(r)))
             if side(r) == "driver":
                 c["by_driver"] = dict(self.by_driver[r])
+                counts = {d: tries_json(self.tries(r, d)) for d in self.drivers}
+                counts = {d: fn for d, fn in counts.items() if fn}
+                if counts:
+                    c["by_driver_tries"] = counts
             clauses[r] = c
-        return {"vmm": self.vmm,
+        return {"vmm": self.vmm, "vmm_version": self.version, "date": self.date,
                 "runs": [{"label": r.label, "driver": r.driver, "kernel": r.kernel} for r in self.runs],
                 "clauses": clauses, "tests": tests, "intermittent": intermittent,
                 "harness_errors": self.n_harness()}
+
+
+def tries_json(fn):
+    """A row's (f, n) as verdicts.json gives them."""
+    return {"failed": fn[0], "tries": fn[1]} if fn else {}
+
+
+def clause_id(row):
+    """The HTML id of a row of the matrix (report.html#clause-D-3): its
+    name with every run of other characters than letters and digits
+    made one -; the index links to it."""
+    return "clause-" + (re.sub(r"[^A-Za-z0-9]+", "-", row).strip("-") or "row")
 
 
 # ---------------------------------------------------------------- plots
@@ -943,6 +979,8 @@ def render_md(report, plot_notes):
     w = out.append
     w("# Conformance: %s" % report.vmm)
     w("")
+    w(md(report.heading()))
+    w("")
     for line in report.summary().splitlines():
         w(line)
         w("")
@@ -1019,7 +1057,7 @@ def render_md(report, plot_notes):
     w("### Tests behind each row")
     w("")
     for row in report.rows:
-        w("- **%s** (%s)" % (md(row), row_verdict_text(report, row)))
+        w("- <a id=\"%s\"></a>**%s** (%s)" % (clause_id(row), md(row), row_verdict_text(report, row)))
         for run in report.runs:
             for t, res in report.cells[row].get(run.label, []):
                 line = "  - %s: %s — %s" % (md(run.column), item_text(t, res), md(t.name))
@@ -1158,6 +1196,7 @@ def render_html(report, outdir, plot_notes):
     w("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
     w("<title>Conformance: %s</title><style>%s</style></head><body>" % (h(report.vmm), CSS))
     w("<h1>Conformance: %s</h1>" % h(report.vmm))
+    w("<p class=\"muted\" id=\"heading\">%s</p>" % h(report.heading()))
     w("<p class=\"summary\" id=\"summary\">%s</p>" % "<br>".join(
         h(l) for l in report.summary().splitlines()))
     w("<div class=\"boxes\">")
@@ -1214,7 +1253,7 @@ def render_html(report, outdir, plot_notes):
         for row in rows:
             rvs = [report.by_driver[row][d] for d in drivers] if which == "driver" \
                 else [report.verdicts[row]]
-            w("<tr><th>%s</th>%s" % (h(row), "".join(
+            w("<tr id=\"%s\"><th>%s</th>%s" % (h(clause_id(row)), h(row), "".join(
                 "<td class=\"%s\" data-row-verdict=\"%s\"%s>%s</td>" % (
                     ROW_CLASS[rv], h(rv), (" data-driver=\"%s\"" % h(d)) if d else "", h(rv))
                 for rv, d in zip(rvs, drivers))))
@@ -1307,6 +1346,9 @@ def labels_for(paths):
 def main(argv):
     ap = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     ap.add_argument("--vmm", required=True, help="the VMM's name, as in VMM=")
+    ap.add_argument("--vmm-version", help="the VMM's version, one line (default: unknown)")
+    ap.add_argument("--date", help="when the run was, as written in the report"
+                    " (default: now, UTC, to the minute: 2025-01-31T14:05Z)")
     ap.add_argument("--out", required=True, help="the report's directory")
     ap.add_argument("rundirs", nargs="*", metavar="RUNDIR")
     args = ap.parse_args(argv)
@@ -1319,7 +1361,9 @@ def main(argv):
         if os.path.abspath(p) == out:
             raise UsageError("%s: the output directory cannot be a RUNDIR" % p)
     runs = [Run(p, l) for p, l in zip(args.rundirs, labels_for(args.rundirs))]
-    report = Report(args.vmm, runs)
+    date = args.date or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    version = " ".join((args.vmm_version or "").split()) or "unknown"
+    report = Report(args.vmm, runs, version, date)
 
     os.makedirs(out, exist_ok=True)
     for sub in ("junit", "plots"):
@@ -1337,12 +1381,18 @@ def main(argv):
         "report.md": render_md(report, plot_notes),
         "report.html": render_html(report, out, plot_notes),
     }
+    write_files(out, files)
+    return 0
+
+
+def write_files(outdir, files):
+    """Each NAME: TEXT of FILES into OUTDIR, written aside and renamed: a
+    reader never sees half a file."""
     for name, text in files.items():
-        tmp = os.path.join(out, name + ".tmp")
+        tmp = os.path.join(outdir, name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(tmp, os.path.join(out, name))
-    return 0
+        os.replace(tmp, os.path.join(outdir, name))
 
 
 if __name__ == "__main__":

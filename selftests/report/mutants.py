@@ -26,7 +26,7 @@ M = {
  'skipattr': ('text = (skipped.get("message") or node_text(skipped)).strip()', 'text = "".join(skipped.itertext()).strip()'),
  'offersnote': ('            if m and m.group(1) in self.offers:', '            if False:'),
  'begin': ('name = BEGIN_RE.sub("", tc.get("name", ""), count=1) if garbled else tc.get("name", "")', 'name = tc.get("name", "")'),
- 'exit1': ('    return 0\n\n\nif __name__', '    return 1\n\n\nif __name__'),
+ 'exit1': ('    write_files(out, files)\n    return 0\n', '    write_files(out, files)\n    return 1\n'),
  'notrun': ('    if kinds == {SKIP} and all(t.not_offered for t in skipped):', '    if kinds == {SKIP}:'),
  'range': ('clauses.extend("%s-%d" % (kind, n) for n in range(lo, hi + 1))', 'clauses.append(tag)'),
  'cellpass': ('    for k in (FAIL, INTERMITTENT, PASS, ERROR, NOT_REACHED, SKIP):', '    for k in (PASS, FAIL, INTERMITTENT, ERROR, NOT_REACHED, SKIP):'),
@@ -115,6 +115,16 @@ M = {
  'jsonint': ('                if t.outcome == "intermittent" and name not in intermittent:', '                if False:'),
  'jsontries': ('"outcome": t.outcome, "tries": max(len(t.tries), 1)})', '"outcome": t.outcome, "tries": 1})'),
  'htmlintclass': ('              INTERMITTENT: "intermittent", NOT_REACHED: "notreached"}', '              INTERMITTENT: "FAIL", NOT_REACHED: "notreached"}'),
+ # The VMM's version, the date, the tries behind a verdict, the rows' ids.
+ 'noversion': ('"vmm_version": self.version, "date": self.date,', '"date": self.date,'),
+ 'noheading': ('    w(md(report.heading()))\n', ''),
+ 'localdate': ('datetime.datetime.now(datetime.timezone.utc)', 'datetime.datetime.now()'),
+ 'versionempty': ('.split()) or "unknown"', '.split()) or ""'),
+ 'notries': ('            c.update(tries_json(self.tries(r)))\n', ''),
+ 'nodrivertries': ('                    c["by_driver_tries"] = counts', '                    pass'),
+ 'triesall': ('        given = [res for _, res in items if res and res.kind == kind]', '        given = [res for _, res in items if res]'),
+ 'rowid': ('w("<tr id=\\"%s\\"><th>%s</th>%s" % (h(clause_id(row)), h(row),', 'w("<tr><th>%s</th>%s" % (h(row),'),
+ 'mdanchor': ('% (clause_id(row), md(row), row_verdict_text(report, row)))', '% ("", md(row), row_verdict_text(report, row)))'),
  'htmlanchor': ('            w("<div class=\\"test\\" id=\\"%s\\"><h3>%s: %s — %s</h3>" % (', '            w("<div class=\\"test\\"><h3>%s%s: %s — %s</h3>" % ('),
 }
 

@@ -75,9 +75,10 @@ row_is() {
 	echo "row $2: $got"
 	[ "$got" = "$3" ]
 }
-# html_row FILE CLAUSE: the data-verdict of each cell of CLAUSE's row.
+# html_row FILE CLAUSE: the data-verdict of each cell of CLAUSE's row (a
+# row of the matrix: it has an id).
 html_row() {
-	awk -v c="<tr><th>$2</th>" 'index($0, c) == 1 { on = 1 } on && /data-verdict=/ { match($0, /data-verdict="[^"]*"/); v = v substr($0, RSTART + 14, RLENGTH - 15) " " } on && /<\/tr>/ { print v; exit }' "$1"
+	awk -v c="\"><th>$2</th>" '/^<tr id="clause-/ && index($0, c) { on = 1 } on && /data-verdict=/ { match($0, /data-verdict="[^"]*"/); v = v substr($0, RSTART + 14, RLENGTH - 15) " " } on && /<\/tr>/ { print v; exit }' "$1"
 }
 html_row_is() {
 	local got
@@ -138,6 +139,11 @@ check "summary.txt's lines are report.md's, in order" \
 	eval 'while IFS= read -r l; do has "$md" "$l" >/dev/null || { echo "not in report.md: $l"; exit 1; }; done <"$out/summary.txt"'
 check "matrix: R-14 fails under virtio_balloon (1 of 2 tests), passes under ballast.ko" \
 	row_is "$md" R-14 "| R-14 | Linux's virtio_balloon: deviates; ballast.ko: conforms | **FAIL (1 of 2)** | pass |"
+check "verdicts.json: the tries behind R-14's deviation are those of the test that failed it, not of the one that passed it; per driver, under the driver that deviates only" \
+	python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))["clauses"]["R-14"]
+assert (c["verdict"], c["failed"], c["tries"]) == ("deviates", 1, 1), c
+assert c["by_driver_tries"] == {"virtio_balloon": {"failed": 1, "tries": 1}}, c' "$out/verdicts.json"
 check "matrix: R-9 fails where it ran, not exercised under ballast.ko (the driver's verdict is over its own columns)" \
 	row_is "$md" R-9 "| R-9 | Linux's virtio_balloon: deviates; ballast.ko: not exercised | **FAIL** | — |"
 check "matrix: D-16 not offered, the skip's reason in each cell" \
@@ -173,6 +179,18 @@ check "report.html: R-36's cells are skip, coloured as not offered, the tests be
 	eval 'html_row_is "$html" R-36 "skip skip" && has "$html" "<td class=\"skip offered\" data-verdict=\"skip\" title=\"skip: free page reporting: RSS falls with an empty balloon [D-16, R-36..41]\"><details><summary>skip: kvmtool does not offer free_page_reporting</summary>"'
 check "report.html is self-contained: inline CSS, no external references" \
 	eval 'has "$html" "<style>" && hasnt "$html" "<link" && hasnt "$html" "<script" && hasnt "$html" "src=\"http" && hasnt "$html" "src=\"plots/"'
+check "each clause's row has an id (report.html's matrix, report.md's tests behind each row), for the index to link to" \
+	eval 'has "$html" "<tr id=\"clause-D-release\"><th>D: release</th>" && has "$html" "<tr id=\"clause-2-7-8\"><th>§2.7.8</th>" &&
+	      has "$html" "<tr id=\"clause-R-14\"><th>R-14</th>" && has "$md" "- <a id=\"clause-D-release\"></a>**D: release** (conforms)" &&
+	      has "$md" "- <a id=\"clause-R-14\"></a>**R-14** ("'
+check "without --vmm-version and --date: the version is unknown, the date is now, in UTC to the minute" \
+	eval 'TZ=IST-5:30 status 0 "$MKREPORT" --vmm kvmtool --out "$tmp/when" "$b" &&
+	      python3 -c "import datetime, json, sys
+v = json.load(open(sys.argv[1]))
+assert v[\"vmm_version\"] == \"unknown\", v[\"vmm_version\"]
+when = datetime.datetime.strptime(v[\"date\"], \"%Y-%m-%dT%H:%MZ\")
+assert abs(datetime.datetime.utcnow() - when) < datetime.timedelta(minutes=3), v[\"date\"]" "$tmp/when/verdicts.json" &&
+	      has "$tmp/when/report.md" "VMM version: unknown. Run on 20"'
 check "junit/ has each run's JUnit, one subdirectory per run" \
 	eval '[ -s "$out/junit/virtio_balloon-cloud/report.xml" ] && [ -s "$out/junit/virtio_balloon-cloud/skip.xml" ] && [ -s "$out/junit/ballast.ko-cloud/report.xml" ]'
 if command -v "${GNUPLOT:-gnuplot}" >/dev/null; then
@@ -226,7 +244,14 @@ v=$tmp/virtio_balloon-6.12
 printf 'vmm=qemu\ndriver=virtio_balloon\nkernel=6.12\n' >"$v/meta"
 vo=$tmp/vout vmd=$tmp/vout/report.md
 export vhtml=$tmp/vout/report.html
-check "records: mkreport.py exits 0 on a run with checks.jsonl" status 0 "$MKREPORT" --vmm qemu --out "$vo" "$v"
+check "records: mkreport.py exits 0 on a run with checks.jsonl" \
+	status 0 "$MKREPORT" --vmm qemu --vmm-version "QEMU emulator version 9.2.0" --date 2025-01-31T14:05Z --out "$vo" "$v"
+check "records: --vmm-version and --date are in verdicts.json and under report.md's and report.html's title" \
+	eval 'python3 -c "import json, sys
+v = json.load(open(sys.argv[1]))
+assert (v[\"vmm_version\"], v[\"date\"]) == (\"QEMU emulator version 9.2.0\", \"2025-01-31T14:05Z\"), v" "$vo/verdicts.json" &&
+	      [ "$(sed -n 3p "$vmd")" = "VMM version: QEMU emulator version 9.2.0. Run on 2025-01-31T14:05Z (UTC)." ] &&
+	      has "$vhtml" "<p class=\"muted\" id=\"heading\">VMM version: QEMU emulator version 9.2.0. Run on 2025-01-31T14:05Z (UTC).</p>"'
 check "records: summary.txt's first line is one line with the device, the driver and the harness" \
 	eval '[ "$(head -n 1 "$vo/summary.txt")" = "qemu: device 4 conform, 2 deviate, 1 intermittent, 1 not offered, 2 not exercised, 2 in error; driver Linux'"'"'s virtio_balloon 0 conform, 1 deviate, 0 intermittent, 0 not offered; harness 5 errors (13 clauses, 1 run: virtio_balloon / 6.12)." ] || { cat "$vo/summary.txt"; exit 1; }'
 check "records: a check that fails on both tries deviates (2 of 2), its test too" \
@@ -267,10 +292,10 @@ check "records: report.html's first boxes: the device's deviation and intermitte
 	      has "$vhtml" "<div class=\"box bad\" id=\"driver\">" && has "$vhtml" "data-clause=\"R-23\" data-verdict=\"FAIL\"" &&
 	      has "$vhtml" "<div class=\"box broken\" id=\"harness\">" && has "$vhtml" "<p data-summary=\"harness\">Harness: 5 errors.</p>"'
 check "records: report.html's matrix: intermittent has its own class, the driver's verdict per driver" \
-	eval 'html_row_is "$vhtml" D-3 intermittent && has "$vhtml" "<tr><th>D-3</th><td class=\"intermittent\" data-row-verdict=\"intermittent\">" &&
+	eval 'html_row_is "$vhtml" D-3 intermittent && has "$vhtml" "<tr id=\"clause-D-3\"><th>D-3</th><td class=\"intermittent\" data-row-verdict=\"intermittent\">" &&
 	      html_row_is "$vhtml" D-12 not-reached && has "$vhtml" "td.intermittent{" &&
 	      has "$vhtml" "<td class=\"intermittent\" data-verdict=\"intermittent\" title=" &&
-	      has "$vhtml" "<tr><th>R-23</th><td class=\"deviates\" data-row-verdict=\"deviates\" data-driver=\"virtio_balloon\">"'
+	      has "$vhtml" "<tr id=\"clause-R-23\"><th>R-23</th><td class=\"deviates\" data-row-verdict=\"deviates\" data-driver=\"virtio_balloon\">"'
 check "records: verdicts.json gives each clause's side and verdict, the driver's per driver, each test's outcome and tries, the intermittents, the harness errors" \
 	python3 - "$vo/verdicts.json" <<'EOF'
 import json, sys
@@ -283,15 +308,20 @@ assert got == want, got
 assert len(v["tests"]) == 8, v["tests"]
 assert v["vmm"] == "qemu" and v["runs"] == [{"label": "virtio_balloon-6.12", "driver": "virtio_balloon", "kernel": "6.12"}], v["runs"]
 c = v["clauses"]
-assert c["R-23"] == {"side": "driver", "verdict": "deviates", "by_driver": {"virtio_balloon": "deviates"}}, c["R-23"]
-assert c["D-3"] == {"side": "device", "verdict": "intermittent"}, c["D-3"]
+# The tries behind a deviation or an intermittent: f of n, the driver's
+# per driver too; none behind any other verdict.
+assert c["R-23"] == {"side": "driver", "verdict": "deviates", "failed": 2, "tries": 2,
+                     "by_driver": {"virtio_balloon": "deviates"},
+                     "by_driver_tries": {"virtio_balloon": {"failed": 2, "tries": 2}}}, c["R-23"]
+assert c["D-3"] == {"side": "device", "verdict": "intermittent", "failed": 1, "tries": 2}, c["D-3"]
+assert c["D-8"] == {"side": "device", "verdict": "conforms"}, c["D-8"]
 assert c["D-11"]["verdict"] == "deviates" and c["D-12"]["verdict"] == "not exercised" and c["D-9"]["verdict"] == "error", c
 assert v["intermittent"] == ["verdicts.bats: inflate: the device acknowledges every page [D-3]"], v["intermittent"]
 assert v["harness_errors"] == 5, v["harness_errors"]
 # Failed at its check on the first try, broken by a setup step before
 # that check on the retry: confirmed as far as the tries can say, never
 # intermittent.
-assert c["D-14"] == {"side": "device", "verdict": "deviates"}, c["D-14"]
+assert c["D-14"] == {"side": "device", "verdict": "deviates", "failed": 1, "tries": 1}, c["D-14"]
 EOF
 # The same records with a line that is not one, and the records of a test
 # the JUnit lacks (bats died under it): a check that fails, then one of
