@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Break mkreport.py (and soak.py) on purpose, once per mutant, and run
-test_mkreport.sh against each broken copy (MKREPORT=..., SOAK=...): every
+"""Break mkreport.py (and soak.py, mkindex.py) on purpose, once per mutant,
+and run test_mkreport.sh against each broken copy (MKREPORT=..., SOAK=...,
+MKINDEX=...): every
 mutant must make a check fail, and every check must fail under some
 mutant, or that check proves nothing. A developer's tool, not part of
 `make check`:
@@ -19,6 +20,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = open(os.path.join(HERE, "mkreport.py"), encoding="utf-8").read()
 SOAK_SRC = open(os.path.join(HERE, "soak.py"), encoding="utf-8").read()
+INDEX_SRC = open(os.path.join(HERE, "mkindex.py"), encoding="utf-8").read()
 
 # name: (text in mkreport.py, what replaces it)
 M = {
@@ -142,19 +144,57 @@ S = {
  'soakseq': ('" → ".join(v or "absent" for v in seq)', '" → ".join(v or "absent" for v in seq[-1:])'),
 }
 
+# mkindex.py's: name: (text in mkindex.py, what replaces it)
+I = {
+ 'ixnotrun': ('        if cv is None:\n            return None, NOT_RUN', '        if cv is None:\n            return None, ""'),
+ 'ixcounts': ('            text += " (%d of %d)" % (fn["failed"], fn["tries"])', '            pass'),
+ 'ixbydriver': ('            verdict = (cv.get("by_driver") or {}).get(driver)', '            pass'),
+ 'ixrowsort': ('    return sorted(rows, key=clause_key)', '    return sorted(rows)'),
+ 'ixcolsort': ('    for name in sorted(os.listdir(root)):', '    for name in sorted(os.listdir(root), reverse=True):'),
+ 'ixsides': ('if (cv.get("side") == "driver") == (side == "driver"))', 'if True)'),
+ 'ixhidden': ('        if name.startswith(".") or name == "index"', '        if name == "index"'),
+ 'ixquiet': ('            print("%s: %s: skipped: no readable', '            (lambda *a, **k: None)("%s: %s: skipped: no readable'),
+ 'ixanchor': ('"#" + mk.clause_id(clause) if clause else ""', '""'),
+ 'ixrelative': ('        link = os.path.relpath(path, outdir).replace(os.sep, "/")', '        link = name'),
+ 'ixreadout': ('                or os.path.realpath(path) == os.path.realpath(outdir):', '                :'),
+ 'ixversion': ('        self.version = str(v.get("vmm_version") or "not recorded")', '        self.version = "not recorded"'),
+ 'ixharness': ('mk.plural(self.harness_errors, "harness error")', 'mk.plural(0, "harness error")'),
+ 'ixcolour': ('        mk.ROW_CLASS.get(verdict, ""), mk.h(verdict)', '        "", mk.h(verdict)'),
+ 'ixspan': ('"".join(vmm_th(vm, len(vm.drivers)) for vm in vmms if vm.drivers)', '"".join(vmm_th(vm) for vm in vmms if vm.drivers)'),
+ 'ixnoreport': ('    if not vmms:\n        raise', '    if False:\n        raise'),
+ 'ixnodir': ('    if not os.path.isdir(args.root):\n        raise', '    if False:\n        raise'),
+}
+
+
+def mutant_file(tmp, name):
+    """(variable, path) of the broken copy; mkindex.py's beside a copy of
+    mkreport.py, which it imports."""
+    if name in M:
+        src, var, old, new = (SRC, "MKREPORT") + M[name]
+    elif name in S:
+        src, var, old, new = (SOAK_SRC, "SOAK") + S[name]
+    else:
+        src, var, old, new = (INDEX_SRC, "MKINDEX") + I[name]
+    if src.count(old) != 1:
+        sys.exit("mutant %s: its text is in %s's file %d times, not once" % (name, var, src.count(old)))
+    path = os.path.join(tmp, name + ".py")
+    if var == "MKINDEX":
+        os.makedirs(os.path.join(tmp, name))
+        path = os.path.join(tmp, name, "mkindex.py")
+        with open(os.path.join(tmp, name, "mkreport.py"), "w", encoding="utf-8") as f:
+            f.write(SRC)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(src.replace(old, new))
+    os.chmod(path, 0o755)
+    return var, path
+
 
 def main(names):
     failing_somewhere, quiet = set(), []
     checks = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names or list(M) + list(S):
-            src, var, old, new = (SRC, "MKREPORT") + M[name] if name in M else (SOAK_SRC, "SOAK") + S[name]
-            if src.count(old) != 1:
-                sys.exit("mutant %s: its text is in %s's file %d times, not once" % (name, var, src.count(old)))
-            path = os.path.join(tmp, name + ".py")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(src.replace(old, new))
-            os.chmod(path, 0o755)
+        for name in names or list(M) + list(S) + list(I):
+            var, path = mutant_file(tmp, name)
             r = subprocess.run([os.path.join(HERE, "test_mkreport.sh")], capture_output=True,
                                text=True, env=dict(os.environ, **{var: path}))
             fails = re.findall(r"^not ok (\d+)", r.stdout, re.M)

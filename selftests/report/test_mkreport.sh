@@ -5,13 +5,15 @@
 # bats (--report-formatter junit) running the fixtures in fixtures/: tests
 # that pass, fail and skip, with clause tags, and tests that record their
 # assertions with the suite's verdict helper (checks.jsonl). Then soak.py
-# on hand-made verdicts.json. Prints TAP; exits 1 if a check failed.
-# MKREPORT=PATH (SOAK=PATH) tests another generator (a deliberately broken
-# copy, to see the checks fail).
+# on hand-made verdicts.json, and mkindex.py on those of three VMMs.
+# Prints TAP; exits 1 if a check failed. MKREPORT=PATH (SOAK=PATH,
+# MKINDEX=PATH) tests another generator (a deliberately broken copy, to see
+# the checks fail).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MKREPORT=${MKREPORT:-$here/mkreport.py}
 SOAK=${SOAK:-$here/soak.py}
+MKINDEX=${MKINDEX:-$here/mkindex.py}
 fx=$here/fixtures
 
 if ! command -v bats >/dev/null; then
@@ -387,6 +389,74 @@ printf 'not json\n' >"$sk/bad.json"
 check "soak: bad usage exits 2 with one line: no file, another VMM's verdicts, a file that is not JSON" \
 	eval 'status 2 "$SOAK" --vmm qemu --out "$sk/u" && status 2 "$SOAK" --vmm kvmtool --out "$sk/u" "$sk/run-1/verdicts.json" &&
 	      has "$tmp/stderr" "not kvmtool" && status 2 "$SOAK" --vmm qemu --out "$sk/u" "$sk/bad.json" && [ ! -e "$sk/u/soak.md" ]'
+
+# mkindex.py: hand-made verdicts.json of three VMMs (kvmtool's from before
+# mkreport recorded the version, the date and the tries), beside a
+# directory without one, one with a file that is not one, and what it must
+# not read: a hidden directory, one named index.
+ix=$tmp/index
+for vm in qemu kvmtool ballast-vmm; do
+	mkdir -p "$ix/$vm" && cp "$fx/index-$vm.json" "$ix/$vm/verdicts.json"
+done
+mkdir -p "$ix/broken" "$ix/bad" "$ix/.hidden" "$ix/index" "$tmp/emptyroot"
+printf 'not json\n' >"$ix/bad/verdicts.json"
+sed 's/"qemu"/"hidden"/' "$fx/index-qemu.json" >"$ix/.hidden/verdicts.json"
+sed 's/"qemu"/"indexed"/' "$fx/index-qemu.json" >"$ix/index/verdicts.json"
+ixmd=$ix/index.md ixhtml=$ix/index.html
+# section FILE HEADING: the lines of FILE's "## HEADING" part.
+section() {
+	sed -n "/^## $2\$/,/^## /p" "$1"
+}
+check "index: exits 0; each directory without a readable verdicts.json is skipped with one line on stderr; hidden ones and index are not read" \
+	eval 'status 0 "$MKINDEX" "$ix" && [ "$(wc -l <"$tmp/stderr")" -eq 2 ] &&
+	      has "$tmp/stderr" "$ix/broken: skipped: no readable verdicts.json" && has "$tmp/stderr" "$ix/bad: skipped: verdicts.json is not" &&
+	      hasnt "$ixmd" hidden && hasnt "$ixmd" indexed && hasnt "$ixmd" broken && [ -s "$ixhtml" ]'
+check "index.md: the Device table, a column per VMM by name, the report's clause order, each cell linked to the clause's row of that VMM's report, — where its run has no entry" \
+	eval 'section "$ixmd" Device >"$tmp/ixdev" &&
+	      has "$tmp/ixdev" "| clause | ballast-vmm | kvmtool | qemu |" &&
+	      has "$tmp/ixdev" "| D-11 | [conforms](ballast-vmm/report.md#clause-D-11) | — | **[deviates (2 of 2)](qemu/report.md#clause-D-11)** |" &&
+	      has "$tmp/ixdev" "| D: release | — | **[deviates](kvmtool/report.md#clause-D-release)** | [intermittent (1 of 2)](qemu/report.md#clause-D-release) |" &&
+	      has "$tmp/ixdev" "| §2.7.8 | **[error](ballast-vmm/report.md#clause-2-7-8)** | — | [conforms](qemu/report.md#clause-2-7-8) |" &&
+	      [ "$(awk -F" [|] " "/^[|] [^c-]/ { sub(/^[|] /, \"\"); print \$1 }" "$tmp/ixdev" | tr "\n" " ")" = "D-3 D-11 D-16 D: release §2.7.8 " ] &&
+	      hasnt "$tmp/ixdev" "R-4"'
+check "index.md: the Driver table, a column per VMM and driver, the driver's verdict under that VMM" \
+	eval 'section "$ixmd" Driver >"$tmp/ixdrv" &&
+	      has "$tmp/ixdrv" "| clause | ballast-vmm / virtio_balloon | kvmtool / virtio_balloon | qemu / virtio_balloon | qemu / ballast.ko |" &&
+	      has "$tmp/ixdrv" "| R-23 | — | — | [not exercised](qemu/report.md#clause-R-23) | **[deviates (2 of 2)](qemu/report.md#clause-R-23)** |" &&
+	      has "$tmp/ixdrv" "| R-4 | [conforms](ballast-vmm/report.md#clause-R-4) | [conforms](kvmtool/report.md#clause-R-4) | [conforms](qemu/report.md#clause-R-4) | [conforms](qemu/report.md#clause-R-4) |" &&
+	      hasnt "$tmp/ixdrv" "D-3"'
+check "index.md: each VMM's version, date and runs above the tables; not recorded in a report from before they were" \
+	eval 'section "$ixmd" Runs >"$tmp/ixruns" &&
+	      has "$tmp/ixruns" "| qemu | QEMU emulator version 9.2.0 | 2025-01-31T14:05Z | virtio_balloon / 6.12.9 (6.12); ballast.ko / 6.12.9 (6.12) | [report.md](qemu/report.md) |" &&
+	      has "$tmp/ixruns" "| kvmtool | not recorded | not recorded | virtio_balloon / 6.1.0-28-amd64 (generic) | [report.md](kvmtool/report.md) |" &&
+	      has "$tmp/ixruns" "| ballast-vmm | ballast-vmm 0.1 (git 1a2b3c4) | 2025-02-01T09:30Z |"'
+check "index.md: a Harness line per VMM: its harness errors and intermittent tests" \
+	eval 'section "$ixmd" Harness >"$tmp/ixh" &&
+	      has "$tmp/ixh" "- kvmtool: 2 harness errors, 0 intermittent tests ([report](kvmtool/report.md#harness))." &&
+	      has "$tmp/ixh" "- qemu: 0 harness errors, 1 intermittent test ([report](qemu/report.md#harness))."'
+check "index.html: self-contained, each cell coloured as report.html colours the verdict and linked to the clause's row of report.html; a VMM's heading spans its drivers" \
+	eval 'has "$ixhtml" "<style>" && has "$ixhtml" "td.deviates{" && hasnt "$ixhtml" "<link" && hasnt "$ixhtml" "<script" &&
+	      has "$ixhtml" "<td class=\"deviates\" data-verdict=\"deviates\"><a href=\"qemu/report.html#clause-D-11\">deviates (2 of 2)</a></td>" &&
+	      has "$ixhtml" "<td class=\"intermittent\" data-verdict=\"intermittent\"><a href=\"qemu/report.html#clause-D-release\">intermittent (1 of 2)</a></td>" &&
+	      has "$ixhtml" "<td class=\"notoffered\" data-verdict=\"not offered\"><a href=\"kvmtool/report.html#clause-D-16\">" &&
+	      has "$ixhtml" "<td class=\"none\" data-verdict=\"none\">—</td>" &&
+	      has "$ixhtml" "<th class=\"vmm\" colspan=\"2\" title=\"QEMU emulator version 9.2.0, run on 2025-01-31T14:05Z\"><a href=\"qemu/report.html\">qemu</a></th>"'
+mkdir -p "$ix/site"
+check "index: --out elsewhere writes there, links relative to it, and is not read as a VMM" \
+	eval 'status 0 "$MKINDEX" --out "$ix/site" "$ix" && [ "$(wc -l <"$tmp/stderr")" -eq 2 ] &&
+	      has "$ix/site/index.md" "| D-11 | [conforms](../ballast-vmm/report.md#clause-D-11) |" &&
+	      has "$ix/site/index.html" "<a href=\"../qemu/report.html#clause-D-11\">" && hasnt "$ix/site/index.md" "| site |"'
+check "index: bad usage exits 2 with one line and writes nothing: REPORT_ROOT is not a directory, or holds no VMM's report" \
+	eval 'status 2 "$MKINDEX" "$tmp/nothere" && has "$tmp/stderr" "$tmp/nothere: not a directory" &&
+	      status 2 "$MKINDEX" "$tmp/emptyroot" && has "$tmp/stderr" "no VMM" && [ ! -e "$tmp/emptyroot/index.md" ]'
+# Over a report mkreport.py made: every link lands on an id there.
+mkdir -p "$tmp/ixreal"
+cp -r "$vo" "$tmp/ixreal/qemu"
+check "index: every cell's link lands on a clause's id in the VMM's report.html and report.md" \
+	eval 'status 0 "$MKINDEX" "$tmp/ixreal" &&
+	      grep -o "href=\"qemu/report.html#clause-[^\"]*\"" "$tmp/ixreal/index.html" | sed "s/.*#//; s/\"\$//" >"$tmp/ids" && [ "$(wc -l <"$tmp/ids")" -gt 10 ] &&
+	      while read -r id; do has "$tmp/ixreal/qemu/report.html" "id=\"$id\"" >/dev/null && has "$tmp/ixreal/qemu/report.md" "<a id=\"$id\"></a>" >/dev/null ||
+	          { echo "no id $id in qemu/report.html or report.md"; exit 1; }; done <"$tmp/ids"'
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
