@@ -21,7 +21,9 @@
 #                        ballast.ko runs module.bats only, no resize traces
 #   CONFORMANCE_FILES    the suite files to run under Linux's driver (names
 #                        without .bats; default all of them)
-#   REPORT_DIR           build/report/<VMM>
+#   REPORT_DIR           build/report/<VMM>; in build/report, the index of
+#                        every VMM's report there is remade after the run
+#                        (selftests/report/mkindex.py: index.md, index.html)
 #   CONFORMANCE_CELL_TIMEOUT  seconds one bats run (one driver and kernel)
 #                        may take before it is ended (2400)
 #   CONFORMANCE_JOBS     cells (bats runs) at once, each with its own test
@@ -191,8 +193,25 @@ for run in "${runs[@]}"; do
 	done
 done
 if [ ${#runs[@]} -gt 0 ]; then
-	selftests/report/mkreport.py --vmm "$vmm" --out "$report" "${runs[@]}" >&2 &&
+	# The adapter may say which version of the VMM ran (one line).
+	version=()
+	if declare -F vmm_version >/dev/null; then
+		v=$(vmm_version 2>/dev/null | head -n 1)
+		[ -z "$v" ] || version=(--vmm-version "$v")
+	fi
+	if selftests/report/mkreport.py --vmm "$vmm" "${version[@]}" --out "$report" "${runs[@]}" >&2; then
 		echo "# $vmm conformance report: $report/report.md (and report.html); $(cat "$report/summary.txt" 2>/dev/null | head -n 1)"
+		# Every VMM's verdicts side by side, beside their reports: only in
+		# $BUILD/report (a soak's reports are run-K of build/soak/VMM/).
+		if [ "$(dirname "$report")" -ef "$BUILD/report" ]; then
+			if err=$(selftests/report/mkindex.py "$BUILD/report" 2>&1 >/dev/null); then
+				[ -z "$err" ] || echo "$err" >&2
+				echo "# every VMM's verdict per clause: $BUILD/report/index.md (and index.html)"
+			else
+				echo "# no index of the VMMs' reports: ${err##*$'\n'}"
+			fi
+		fi
+	fi
 	# A test that failed once and passed on a fresh guest is a finding
 	# too: its TAP line says ok, the run fails here.
 	intermittent=$(python3 -c 'import json, sys

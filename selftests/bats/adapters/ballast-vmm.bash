@@ -109,3 +109,14 @@ vmm_stop() { return 0; }
 vmm_describe() {
 	ballast_ctl '{"cmd":"query"}' | jq .
 }
+
+# Optional: which ballast-vmm runs, one line for the report: its own
+# --version ("ballast-vmm 0.1", a number changed by hand) and the tree it
+# is built from (`git describe --always --dirty`), which tells two builds
+# apart.
+vmm_version() {
+	local own tree
+	own=$("$BALLAST_VMM" --version 2>/dev/null | head -n 1)
+	tree=$(git -C "$BALLAST_ROOT" describe --always --dirty 2>/dev/null)
+	echo "${own:-ballast-vmm}${tree:+ (git $tree)}"
+}

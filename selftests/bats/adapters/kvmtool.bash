@@ -69,3 +69,10 @@ vmm_balloon_stats() {
 }
 
 vmm_stop() { return 0; }
+
+# Optional: which lkvm runs, one line for the report ("kvm tool 3.18.0"):
+# `lkvm version` prints what it was built as and touches neither KVM nor a
+# guest.
+vmm_version() {
+	"$BALLAST_KVMTOOL_BIN" version | head -n 1
+}

@@ -95,3 +95,10 @@ vmm_balloon_stats() {
 vmm_describe() {
 	qemu_qmp '{"execute":"query-balloon"}'
 }
+
+# Optional: which QEMU runs, one line for the report ("QEMU emulator
+# version 7.2.22 (Debian ...)"). On this machine: a test host runs the
+# host's own binaries.
+vmm_version() {
+	qemu-system-x86_64 --version | head -n 1
+}
