@@ -24,7 +24,11 @@
 #                     REPS, BENCH_SIZES, BENCH_QUICK=1 (build/bench/)
 #   make conformance VMM=NAME   every suite for NAME under both drivers and
 #                     both generations of Linux's driver (guest kernels
-#                     generic 6.1 and 6.12); the verdict in build/report/NAME/
+#                     generic 6.1 and 6.12); the verdict in build/report/NAME/,
+#                     and build/report/index.{md,html} remade
+#   make report-index every VMM's verdict per clause side by side, a column
+#                     per VMM, from the reports in build/report/ (runs
+#                     nothing): build/report/index.md and index.html
 #   make soak VMM=NAME RUNS=N   that run N times (make check's cut, or the
 #                     full matrix with CONFORMANCE_FULL=1): which test or
 #                     clause flips between runs (build/soak/NAME/)
@@ -46,7 +50,7 @@ ifneq ($(V),1)
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all deps qemu10 vmm vmm-asan sanitize hardening bench bench-tools fuzz-targets fuzz guest check conformance soak kvmtool suite-deps demo demo-auto clean FORCE
+.PHONY: all deps qemu10 vmm vmm-asan sanitize hardening bench bench-tools fuzz-targets fuzz guest check conformance report-index soak kvmtool suite-deps demo demo-auto clean FORCE
 all: guest images vmm
 
 include images/images.mk
@@ -132,6 +136,10 @@ conformance: suite-deps
 	@test -n "$(VMM)" || { echo "make conformance: name the VMM, e.g. VMM=qemu (adapters: $(notdir $(basename $(wildcard selftests/bats/adapters/*.bash))))" >&2; exit 2; }
 	@$(MAKE) guest images GUEST_KERNELS="$(CONFORMANCE_KERNELS)"
 	@BUILD=$(BUILD) CONFORMANCE_KERNELS="$(CONFORMANCE_KERNELS)" selftests/conformance.sh $(VMM)
+
+# The index of every VMM's report (conformance remakes it after each run).
+report-index:
+	@selftests/report/mkindex.py $(BUILD)/report && echo "$(BUILD)/report/index.md (and index.html)"
 
 # The conformance run RUNS times for one VMM (make check's cut, the full
 # matrix with CONFORMANCE_FULL=1): each test's pass count and every clause
