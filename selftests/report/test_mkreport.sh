@@ -402,7 +402,7 @@ mkdir -p "$ix/broken" "$ix/bad" "$ix/.hidden" "$ix/index" "$tmp/emptyroot"
 printf 'not json\n' >"$ix/bad/verdicts.json"
 sed 's/"qemu"/"hidden"/' "$fx/index-qemu.json" >"$ix/.hidden/verdicts.json"
 sed 's/"qemu"/"indexed"/' "$fx/index-qemu.json" >"$ix/index/verdicts.json"
-ixmd=$ix/index.md ixhtml=$ix/index.html
+export ixmd=$ix/index.md ixhtml=$ix/index.html
 # section FILE HEADING: the lines of FILE's "## HEADING" part.
 section() {
 	sed -n "/^## $2\$/,/^## /p" "$1"
