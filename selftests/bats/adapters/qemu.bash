@@ -100,5 +100,5 @@ vmm_describe() {
 # version 7.2.22 (Debian ...)"). On this machine: a test host runs the
 # host's own binaries.
 vmm_version() {
-	qemu-system-x86_64 --version | head -n 1
+	"$QEMU_BIN" --version | head -n 1
 }
