@@ -214,16 +214,16 @@ static void balloon_ack_due(struct balloon *b, u64 now)
 	balloon_ack_arm(b);
 }
 
+static void balloon_ack_due_now(struct balloon *b)
+{
+	balloon_ack_due(b, balloon_ack_now_ns());
+}
+
 static void balloon_ack_timer_fn(void *opaque, u32 events __unused)
 {
 	struct balloon *b = opaque;
-	u64 expirations;
 
-	if (read(b->ack_fd, &expirations, sizeof(expirations)) < 0)
-		return;
-	pthread_mutex_lock(&b->vdev.lock);
-	balloon_ack_due(b, balloon_ack_now_ns());
-	pthread_mutex_unlock(&b->vdev.lock);
+	balloon_on_timer(b, b->ack_fd, balloon_ack_due_now);
 }
 
 int balloon_ack_init(struct balloon *b)

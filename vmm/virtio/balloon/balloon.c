@@ -230,28 +230,38 @@ static const struct virtio_dev_ops balloon_ops = {
 	.reset = balloon_reset,
 };
 
+/*
+ * One of the device's timerfds expired: drain it, then run @fn under the
+ * device lock. A read that fails is a spurious wake-up: nothing is due.
+ */
+void balloon_on_timer(struct balloon *b, int fd, void (*fn)(struct balloon *b))
+{
+	u64 expirations;
+
+	if (read(fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	pthread_mutex_lock(&b->vdev.lock);
+	fn(b);
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+static void balloon_stats_due(struct balloon *b)
+{
+	balloon_stats_request_locked(b);
+}
+
 static void balloon_timer_fn(void *opaque, u32 events __unused)
 {
 	struct balloon *b = opaque;
-	u64 expirations;
 
-	if (read(b->timer_fd, &expirations, sizeof(expirations)) < 0)
-		return;
-	pthread_mutex_lock(&b->vdev.lock);
-	balloon_stats_request_locked(b);
-	pthread_mutex_unlock(&b->vdev.lock);
+	balloon_on_timer(b, b->timer_fd, balloon_stats_due);
 }
 
 static void balloon_flush_fn(void *opaque, u32 events __unused)
 {
 	struct balloon *b = opaque;
-	u64 expirations;
 
-	if (read(b->flush_fd, &expirations, sizeof(expirations)) < 0)
-		return;
-	pthread_mutex_lock(&b->vdev.lock);
-	balloon_release_held(b);
-	pthread_mutex_unlock(&b->vdev.lock);
+	balloon_on_timer(b, b->flush_fd, balloon_release_held);
 }
 
 void balloon_flush_held(struct virtio_device *vdev)

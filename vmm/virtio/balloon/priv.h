@@ -120,6 +120,7 @@ void balloon_signal_config(struct balloon *b);
 int balloon_release_range(void *opaque, struct pfn_range r);
 /* Release the inflated pages held back in blocks not yet whole. */
 void balloon_release_held(struct balloon *b);
+void balloon_on_timer(struct balloon *b, int fd, void (*fn)(struct balloon *b));
 
 #define BALLOON_BLOCK_PFNS	(SZ_2M / PFN_SIZE)
 
