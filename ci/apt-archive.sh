@@ -6,17 +6,26 @@
 # them with dpkg-deb, or to `-s install` and see what a package would need.
 #
 #   ci/apt-archive.sh DIR SUITES APT-GET-ARGS...
+#   ci/apt-archive.sh DIR SUITES apt-cache APT-CACHE-ARGS...
 #
 # SUITES is a comma list (e.g. bookworm,bookworm-backports); the lists are
-# fetched again when the suites change or are a day old.
+# fetched again when the suites change or are a day old. With apt-cache as
+# the third word, apt-cache runs over the same lists (depends, policy,
+# pkgnames...). DIR may be relative: apt reads a relative Dir:: path against
+# its own directories (/var/lib/apt/...), so it is made absolute here.
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
-	echo "usage: ci/apt-archive.sh DIR SUITES APT-GET-ARGS..." >&2
+	echo "usage: ci/apt-archive.sh DIR SUITES [apt-cache] APT-GET-ARGS..." >&2
 	exit 2
 fi
-dir=$1 suites=$2
+dir=$(realpath -m "$1") suites=$2
 shift 2
+tool=apt-get
+if [ "$1" = apt-cache ]; then
+	tool=apt-cache
+	shift
+fi
 if ! [[ $suites =~ ^[a-z-]+(,[a-z-]+)*$ ]]; then
 	echo "apt-archive.sh: '$suites' is not a comma list of suite names" >&2
 	exit 2
@@ -42,4 +51,4 @@ if [ "$want" != "$(cat "$sources" 2>/dev/null)" ] ||
 		exit 1
 	}
 fi
-exec apt-get "${opts[@]}" "$@"
+exec "$tool" "${opts[@]}" "$@"
