@@ -33,7 +33,10 @@
  * the counters the tests check depend on the guest's fragmentation.  The
  * price: ballooned pages are not movable, so we allocate them without
  * __GFP_MOVABLE to keep them out of movable pageblocks.  balloon_mops is
- * also no longer exported from 6.18 on.
+ * also no longer exported from 6.18 on; by 7.x balloon_compaction.h has
+ * become balloon.h and migration is the core's business (a driver gives it
+ * a migratepage callback), so a module could not bring its own movable ops
+ * there even if it wanted them.  Nothing is lost on 7.x that 6.1 had here.
  *
  * Not implemented: PAGE_POISON (never accepted; reporting is
  * refused when init_on_free is on, as Linux does), suspend/resume.
@@ -371,7 +374,15 @@ static unsigned int ballast_alloc_block(struct ballast *b,
 	split_page(page, BALLAST_BLOCK_ORDER);
 	atomic64_inc(&b->c.inflate_blocks);
 	for (i = 0; i < BALLAST_PFNS_PER_DESC; i++) {
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 18, 0)
+		/*
+		 * nth_page() is gone: the struct pages of one buddy block
+		 * are contiguous on every memory model Linux still has.
+		 */
+		struct page *p = page + i;
+#else
 		struct page *p = nth_page(page, i);
+#endif
 
 		pfns[i] = page_to_pfn(p);
 		list_add(&p->lru, list);
