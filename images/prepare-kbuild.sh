@@ -1,0 +1,161 @@
+#!/bin/bash
+# Make an unpacked Debian kernel's kbuild usable on this machine for
+# out-of-tree modules, when the packaged tools were built for a newer libc.
+#
+#   prepare-kbuild.sh ROOT KVER SOURCE_DEB
+#
+# ROOT is the tree fetch-kernel.sh unpacked the kernel's packages into (the
+# headers in ROOT/usr/src/linux-headers-KVER, the tools in
+# ROOT/usr/lib/linux-kbuild-*), SOURCE_DEB the matching linux-source-X.Y
+# package. Debian 13's linux-kbuild-7.x links modpost, objtool and
+# resolve_btfids against glibc 2.38 (__isoc23_strtol and friends); Debian 12
+# has 2.36, so kbuild stops at the first of them. Those the machine cannot
+# run are built again from SOURCE_DEB with the machine's gcc and put in the
+# packaged files' place; the rest (fixdep, genksyms, ...) stay as shipped.
+#
+# The kernel itself was built with gcc-14, which Debian 12 lacks. Its headers
+# name gcc-14 as CC and carry the options kconfig found that compiler to
+# have; kbuild then passes -fmin-function-alignment, which gcc-12 rejects.
+# Where the machine's gcc lacks it, the option is dropped from auto.conf and
+# kbuild falls back to -falign-functions, as it does for any compiler older
+# than gcc-14. A module built so is ABI-compatible: function alignment is a
+# property of each object, not of the interfaces between them.
+set -euo pipefail
+
+die() { echo "prepare-kbuild.sh: $*" >&2; exit 2; }
+
+root=${1:?usage: prepare-kbuild.sh ROOT KVER SOURCE_DEB}
+kver=${2:?usage: prepare-kbuild.sh ROOT KVER SOURCE_DEB}
+deb=${3:?usage: prepare-kbuild.sh ROOT KVER SOURCE_DEB}
+[ -f "$deb" ] || die "$deb: no such file"
+root=$(realpath "$root") deb=$(realpath "$deb")
+hdr=$root/usr/src/linux-headers-$kver
+[ -f "$hdr/Makefile" ] || die "$hdr: no headers"
+kbuild=$(realpath "$hdr/scripts/..")	# usr/lib/linux-kbuild-X.Y...
+start=$(date +%s.%N)
+
+# runs_here FILE: the dynamic loader finds every library and symbol version.
+# ldd's output is read whole (grep -q would end the pipe early, and
+# pipefail would count ldd's SIGPIPE) and ldd gets no stdin (it would eat
+# the list the loop below reads).
+runs_here() {
+	local out
+	out=$(LC_ALL=C ldd "$1" </dev/null 2>&1) || true
+	[[ $out != *"not found"* ]]
+}
+# The packaged ELF programs that cannot run here.
+broken() {
+	local f
+	find "$kbuild" -type f -perm -u+x -print0 | sort -z |
+	while IFS= read -r -d '' f; do
+		[ "$(head -c 4 "$f" | tr -d '\0')" = $'\x7fELF' ] || continue
+		runs_here "$f" || echo "${f#"$kbuild"/}"
+	done
+}
+mapfile -t bad < <(broken)
+if [ ${#bad[@]} -eq 0 ]; then
+	echo "kbuild of $kver: every packaged tool runs here"
+	exit 0
+fi
+echo "kbuild of $kver: cannot run here: ${bad[*]}"
+
+# The compiler: the headers name the one Debian built the kernel with.
+vars=$hdr/.kernelvariables
+cc_named=$(sed -n 's/^CC = .*)\(gcc-[0-9]*\)$/\1/p' "$vars" 2>/dev/null)
+if [ -n "$cc_named" ] && ! command -v "x86_64-linux-gnu-$cc_named" >/dev/null; then
+	sed -i "s/^\(CC = .*)\)$cc_named\$/\1gcc/" "$vars"
+	echo "kbuild of $kver: no $cc_named here, modules are built with $(gcc -dumpfullversion)"
+fi
+conf=$hdr/include/config/auto.conf
+if grep -q '^CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT=y' "$conf" &&
+	! echo 'int x;' | gcc -fmin-function-alignment=16 -x c -c -o /dev/null - 2>/dev/null; then
+	sed -i '/^CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT=y$/d' "$conf"
+	sed -i '/^#define CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT 1$/d' "$hdr/include/generated/autoconf.h"
+fi
+
+# Only what the tools are built from: kbuild's host programs and tools/.
+work=$(mktemp -d "$root/../kbuild-src.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" --wildcards './usr/src/linux-source-*.tar.xz'
+tarball=$(echo "$work"/usr/src/linux-source-*.tar.xz)
+[ -f "$tarball" ] || die "$deb holds no linux-source tarball"
+top=$(basename "$tarball" .tar.xz)
+# modpost includes a few of include/linux's headers, which include more
+# (7.x split mod_devicetable.h into device-id/), and libbpf (for
+# resolve_btfids) generates headers with scripts/bpf_doc.py from
+# include/uapi: all of scripts/ and include/ is simpler than a list that
+# changes between versions, and costs nothing more: the whole tarball is
+# decompressed either way.
+tar -xJf "$tarball" -C "$work" "$top/scripts" "$top/include" "$top/tools"
+rm -f "$tarball"
+src=$work/$top
+out=$work/out
+mkdir -p "$out"
+
+# install_tool BUILT NAME: every packaged file named NAME or NAME.real-*
+# for this host (x86-64, little-endian 64-bit ELF) becomes BUILT.
+install_tool() {
+	local f
+	for f in "${bad[@]}"; do
+		case $(basename "$f") in
+		"$2" | "$2".real-x86 | "$2".real-lsb-64) install -m 0755 "$1" "$kbuild/$f" ;;
+		esac
+	done
+}
+wants() {
+	local f
+	for f in "${bad[@]}"; do
+		case $(basename "$f") in "$1" | "$1".real-x86 | "$1".real-lsb-64) return 0 ;; esac
+	done
+	return 1
+}
+
+if wants fixdep; then
+	gcc -O2 -o "$out/fixdep" "$src/scripts/basic/fixdep.c"
+	install_tool "$out/fixdep" fixdep
+fi
+if wants modpost; then
+	# modpost knows each device table's layout from devicetable-offsets.h,
+	# generated by compiling a C file against the kernel's own headers:
+	# the headers' kbuild does that (an .s target needs no modpost).
+	m=$work/offsets
+	mkdir -p "$m"
+	cp "$src/scripts/mod/devicetable-offsets.c" "$m/"
+	echo 'obj-m :=' >"$m/Kbuild"
+	make -s -C "$hdr" M="$m" devicetable-offsets.s >"$m/log" 2>&1 ||
+		{ tail -n 20 "$m/log" >&2; die "could not compile devicetable-offsets.c against $hdr"; }
+	# '.ascii "->NAME $VALUE what"' lines become '#define NAME VALUE'.
+	{
+		echo '#ifndef __DEVICETABLE_OFFSETS_H__'
+		echo '#define __DEVICETABLE_OFFSETS_H__'
+		sed -n 's/^[[:space:]]*\.ascii[[:space:]]*"->\([A-Za-z0-9_]*\) [$#]*\(-\{0,1\}[0-9]*\) .*/#define \1 \2/p' \
+			"$m/devicetable-offsets.s"
+		echo '#endif'
+	} >"$out/devicetable-offsets.h"
+	grep -q '^#define SIZE_virtio_device_id ' "$out/devicetable-offsets.h" ||
+		die "no device table offsets in $m/devicetable-offsets.s"
+	gcc -c -o "$out/empty.o" "$src/scripts/mod/empty.c"
+	gcc -O2 -o "$out/mk_elfconfig" "$src/scripts/mod/mk_elfconfig.c"
+	"$out/mk_elfconfig" <"$out/empty.o" >"$out/elfconfig.h"
+	gcc -O2 -std=gnu11 -I "$out" -I "$src/scripts/include" -o "$out/modpost" \
+		"$src"/scripts/mod/{modpost,file2alias,sumversion,symsearch}.c
+	install_tool "$out/modpost" modpost
+fi
+if wants objtool; then
+	make -s -j"$(nproc)" -C "$src/tools/objtool" O="$out" HOSTCC=gcc CC=gcc >"$work/objtool.log" 2>&1 ||
+		{ tail -n 20 "$work/objtool.log" >&2; die "objtool did not build"; }
+	install_tool "$out/objtool" objtool
+fi
+if wants resolve_btfids; then
+	# Only kbuild's BTF step runs it (with pahole installed).
+	mkdir -p "$out/btfids"
+	make -s -j"$(nproc)" -C "$src/tools/bpf/resolve_btfids" O="$out/btfids" HOSTCC=gcc CC=gcc >"$work/btfids.log" 2>&1 ||
+		{ tail -n 20 "$work/btfids.log" >&2; die "resolve_btfids did not build"; }
+	install_tool "$out/btfids/resolve_btfids" resolve_btfids
+fi
+
+# What still cannot run is for other targets (modpost.real-msb-32,
+# objtool.real-powerpc) or for building the kernel itself.
+mapfile -t left < <(broken)
+took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+echo "kbuild of $kver: tools built from $(basename "$deb") in $took s${left[*]:+; still not runnable here (not used for an x86-64 module): ${left[*]}}"
