@@ -374,14 +374,14 @@ static unsigned int ballast_alloc_block(struct ballast *b,
 	split_page(page, BALLAST_BLOCK_ORDER);
 	atomic64_inc(&b->c.inflate_blocks);
 	for (i = 0; i < BALLAST_PFNS_PER_DESC; i++) {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 18, 0)
+#ifdef nth_page
+		struct page *p = nth_page(page, i);
+#else
 		/*
-		 * nth_page() is gone: the struct pages of one buddy block
-		 * are contiguous on every memory model Linux still has.
+		 * nth_page() is gone (6.18): the struct pages of one buddy
+		 * block are contiguous on every memory model Linux still has.
 		 */
 		struct page *p = page + i;
-#else
-		struct page *p = nth_page(page, i);
 #endif
 
 		pfns[i] = page_to_pfn(p);
@@ -795,6 +795,16 @@ static int ballast_reporting_start(struct ballast *b)
 	if (virtqueue_get_vring_size(b->vqs[BQ_REPORTING]) < PAGE_REPORTING_CAPACITY)
 		return -ENOSPC;
 	b->pr_dev.report = ballast_report;
+#ifdef PAGE_REPORTING_ORDER_UNSPECIFIED
+	/*
+	 * Newer kernels (7.x here) read an order of 0 as "report order-0
+	 * pages" rather than "no preference": ask for the default
+	 * (pageblock_order, 2 MiB on x86-64) explicitly, as 6.1 gave it.
+	 * Their new capacity field stays 0, PAGE_REPORTING_CAPACITY entries a
+	 * report as before (Linux's own driver now fills its whole ring).
+	 */
+	b->pr_dev.order = PAGE_REPORTING_ORDER_UNSPECIFIED;
+#endif
 	err = page_reporting_register(&b->pr_dev);
 	if (err) {
 		dev_err(&b->vdev->dev,
@@ -1162,6 +1172,36 @@ static void ballast_free(struct ballast *b)
 	kfree(b);
 }
 
+/*
+ * Our work items run per CPU, as every workqueue without WQ_UNBOUND did.
+ * 6.17 named that WQ_PERCPU, and 7.x warns (a WARN with a backtrace on the
+ * console) at alloc_workqueue() for a queue that says neither.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#define BALLAST_WQ_PERCPU	WQ_PERCPU
+#else
+#define BALLAST_WQ_PERCPU	0
+#endif
+
+/*
+ * The device's feature bits 0-63.  Since the feature space grew past 64
+ * bits (linux/virtio_features.h, between 6.12 and 7.x), modern virtio-pci
+ * fills only get_extended_features and leaves get_features NULL: calling
+ * it there oopsed the guest at probe.  virtio_get_features() asks
+ * whichever the transport has.
+ */
+static u64 ballast_offered_features(struct virtio_device *vdev)
+{
+#ifdef VIRTIO_FEATURES_U64S
+	u64 features[VIRTIO_FEATURES_U64S];
+
+	virtio_get_features(vdev, features);
+	return features[0];
+#else
+	return vdev->config->get_features(vdev);
+#endif
+}
+
 static int ballast_probe(struct virtio_device *vdev)
 {
 	struct ballast *b;
@@ -1200,11 +1240,11 @@ static int ballast_probe(struct virtio_device *vdev)
 	b->stats = kcalloc(BALLAST_STATS_MAX, sizeof(*b->stats), GFP_KERNEL);
 	if (!b->stats)
 		goto out_free;
-	b->wq = alloc_workqueue("ballast", WQ_FREEZABLE | WQ_MEM_RECLAIM, 0);
+	b->wq = alloc_workqueue("ballast", WQ_FREEZABLE | WQ_MEM_RECLAIM | BALLAST_WQ_PERCPU, 0);
 	if (!b->wq)
 		goto out_free;
 
-	atomic64_set(&b->c.features_offered, vdev->config->get_features(vdev));
+	atomic64_set(&b->c.features_offered, ballast_offered_features(vdev));
 	atomic64_set(&b->c.features_accepted, vdev->features);
 
 	err = ballast_init_vqs(b);
