@@ -6,7 +6,7 @@
 #   make demo-auto    ballast-vmm's auto-ballooning, squeezed by a memory hog
 #                     in the test host, told as it happens
 #   make images       guest and test-host kernels and initramfs images
-#   make images-all   also the 6.12 guest (GUEST_KERNELS="cloud generic 6.12")
+#   make images-all   also the 6.12 and 7.x guests (GUEST_KERNELS="cloud generic 6.12 7")
 #   make vmm          ballast-vmm and its unit tests (build/vmm/)
 #   make guest        ballast.ko and the in-guest tests (build/guest*/)
 #   make sanitize     ballast-vmm's unit tests under ASan + UBSan (build/vmm-asan/)
@@ -23,9 +23,10 @@
 #                     deflate, boot, reporting, cost per GiB (bench/README.md);
 #                     REPS, BENCH_SIZES, BENCH_QUICK=1 (build/bench/)
 #   make conformance VMM=NAME   every suite for NAME under both drivers and
-#                     both generations of Linux's driver (guest kernels
-#                     generic 6.1 and 6.12); the verdict in build/report/NAME/,
-#                     and build/report/index.{md,html} remade
+#                     three generations of Linux's driver (guest kernels
+#                     generic 6.1, 6.12 and 7, Debian 13's 7.x); the verdict
+#                     in build/report/NAME/, and build/report/index.{md,html}
+#                     remade
 #   make report-index every VMM's verdict per clause side by side, a column
 #                     per VMM, from the reports in build/report/ (runs
 #                     nothing): build/report/index.md and index.html
@@ -130,8 +131,9 @@ hardening: suite-deps
 	@$(MAKE) vmm-asan
 	@BUILD=$(BUILD) selftests/hardening.sh
 
-# The guest images of the kernels it runs (6.12 is fetched the first time).
-CONFORMANCE_KERNELS ?= generic 6.12
+# The guest images of the kernels it runs (6.12 and 7 are fetched the first
+# time).
+CONFORMANCE_KERNELS ?= generic 6.12 7
 conformance: suite-deps
 	@test -n "$(VMM)" || { echo "make conformance: name the VMM, e.g. VMM=qemu (adapters: $(notdir $(basename $(wildcard selftests/bats/adapters/*.bash))))" >&2; exit 2; }
 	@$(MAKE) guest images GUEST_KERNELS="$(CONFORMANCE_KERNELS)"

@@ -9,14 +9,16 @@
 #   KDIR=/path/to/headers   build ballast.ko against these headers
 #   GUEST_KERNELS=...       the guest images build/images/<name>/ to build,
 #                           each with ballast.ko built against its headers:
-#                           cloud, generic, 6.12 (default: cloud generic;
-#                           6.12 is a 124 MB download, `make images-all`)
+#                           cloud, generic, 6.12, 7 (default: cloud generic;
+#                           6.12 is a 124 MB download, 7 (Debian 13's 7.x)
+#                           303 MB with the source its kbuild tools are
+#                           built from; `make images-all`)
 #
 # The harness boots build/images/ unless GUEST_KERNEL=<name> picks one of
 # build/images/<name>/ (selftests/bats/helpers/vm.bash, images/README.md).
 
 FLAVOUR ?= cloud
-ALL_GUEST_KERNELS := cloud generic 6.12
+ALL_GUEST_KERNELS := cloud generic 6.12 7
 GUEST_KERNELS ?= cloud generic
 $(foreach k,$(GUEST_KERNELS),$(if $(filter $(k),$(ALL_GUEST_KERNELS)),,\
 	$(error GUEST_KERNELS: unknown guest kernel '$(k)' (one of: $(ALL_GUEST_KERNELS)))))

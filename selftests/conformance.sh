@@ -11,9 +11,10 @@
 #
 #   CONFORMANCE_DRIVERS  "virtio_balloon ballast.ko" (default): Linux's own
 #                        driver, then ballast.ko bound in its place
-#   CONFORMANCE_KERNELS  guest kernels (cloud generic 6.12); by default one
+#   CONFORMANCE_KERNELS  guest kernels (cloud generic 6.12 7); by default one
 #                        per generation of Linux's driver that is built
-#                        under build/images/: generic (6.1) and 6.12. cloud
+#                        under build/images/: generic (6.1), 6.12 and 7
+#                        (Debian 13's 7.x, from trixie-backports). cloud
 #                        carries the same 6.1 driver as generic and differs
 #                        only in how it finds CPUs (ACPI only, no MP table)
 #   CONFORMANCE_QUICK=1  make check's cut: one kernel (cloud, the fastest to
@@ -62,7 +63,7 @@ fi
 
 kernels=${CONFORMANCE_KERNELS:-}
 if [ -z "$kernels" ]; then
-	candidates="generic 6.12"
+	candidates="generic 6.12 7"
 	# make check's cut: Debian's cloud kernel where it can boot (it finds
 	# CPUs through ACPI only).
 	if [ "${CONFORMANCE_QUICK:-}" = 1 ]; then

@@ -40,15 +40,15 @@ where_spawn_terminal() {
 		$VM_AGENT '$1' $2"
 }
 
-# guest_image_dir: the guest image GUEST_KERNEL names (cloud, generic or
-# 6.12: build/images/<name>/, built by `make images GUEST_KERNELS=...`), or
+# guest_image_dir: the guest image GUEST_KERNEL names (cloud, generic, 6.12
+# or 7: build/images/<name>/, built by `make images GUEST_KERNELS=...`), or
 # build/images itself when it is unset (the default image, cloud unless make
 # was given FLAVOUR or KERNEL). One line and status 2 when there is none.
 guest_image_dir() {
 	local dir=$BALLAST_BUILD/images${GUEST_KERNEL:+/$GUEST_KERNEL}
 	case ${GUEST_KERNEL:-} in
-	'' | cloud | generic | 6.12) ;;
-	*) echo "GUEST_KERNEL=$GUEST_KERNEL: unknown guest kernel (cloud, generic or 6.12)" >&2; return 2 ;;
+	'' | cloud | generic | 6.12 | 7) ;;
+	*) echo "GUEST_KERNEL=$GUEST_KERNEL: unknown guest kernel (cloud, generic, 6.12 or 7)" >&2; return 2 ;;
 	esac
 	[ -f "$dir/guest.cpio.gz" ] && [ -e "$dir/vmlinuz" ] && [ -f "$dir/kver" ] || {
 		echo "no guest image in $dir: run make guest images GUEST_KERNELS=\"${GUEST_KERNEL:-cloud}\"" >&2
