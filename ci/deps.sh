@@ -8,7 +8,9 @@ set -euo pipefail
 # the guests' userland; cpio and kmod pack initramfs images and resolve module
 # dependencies; gcc, libc6-dev and linux-libc-dev (KVM's uapi) build
 # ballast-vmm, the agent and the in-guest programs; libelf-dev and bc are
-# what an out-of-tree kbuild of ballast.ko needs. libjansson-dev decodes the
+# what an out-of-tree kbuild of ballast.ko needs, and with python3 what
+# images/prepare-kbuild.sh builds Debian 13's kbuild tools with (the 7
+# guest kernel's: modpost, objtool, resolve_btfids). libjansson-dev decodes the
 # control socket's JSON (strict: duplicate keys refused, errors with line
 # and column) instead of a parser of our own. clang-14 with
 # libclang-rt-14-dev (libFuzzer, ASan, UBSan runtimes) and llvm-14
