@@ -51,6 +51,8 @@ $(BUILD)/kernel/%/kver: images/fetch-kernel.sh
 # Reached through the per-kernel image rule below, kver would count as an
 # intermediate file, which make deletes after the build.
 .PRECIOUS: $(BUILD)/kernel/%/kver
+# 7's kbuild tools are built by prepare-kbuild.sh as it is unpacked.
+$(BUILD)/kernel/7/kver: images/prepare-kbuild.sh
 
 # Files the guest gets besides busybox and modules: the agent, and whatever
 # guest-module/ and selftests/guest/ have built.
