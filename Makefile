@@ -1,7 +1,8 @@
 # ballast: conformance suite, reference VMM and guest driver for virtio-balloon.
 #
 #   make deps         install what's missing from Debian's archive (as root)
-#   make check        unit tests + the bats suite against every VMM, TAP out
+#   make check        unit tests + the bats suite against every VMM, TAP out;
+#                     each VMM's report of that cut in build/check/report/
 #   make demo         boot a guest, balloon it, show the host's RSS drop
 #   make demo-auto    ballast-vmm's auto-ballooning, squeezed by a memory hog
 #                     in the test host, told as it happens

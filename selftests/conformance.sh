@@ -22,9 +22,11 @@
 #                        ballast.ko runs module.bats only, no resize traces
 #   CONFORMANCE_FILES    the suite files to run under Linux's driver (names
 #                        without .bats; default all of them)
-#   REPORT_DIR           build/report/<VMM>; in build/report, the index of
-#                        every VMM's report there is remade after the run
-#                        (selftests/report/mkindex.py: index.md, index.html)
+#   REPORT_DIR           build/report/<VMM>
+#   INDEX_DIR            the directory whose index of every VMM's report is
+#                        remade after the run (selftests/report/mkindex.py:
+#                        index.md, index.html): build/report when REPORT_DIR
+#                        is the default, none otherwise
 #   CONFORMANCE_CELL_TIMEOUT  seconds one bats run (one driver and kernel)
 #                        may take before it is ended (2400)
 #   CONFORMANCE_JOBS     cells (bats runs) at once, each with its own test
@@ -45,6 +47,8 @@ export BALLAST_ROOT=$PWD BALLAST_BUILD=$BUILD VMM=$vmm
 # instead; every wait inside the tests has its own.
 cell_limit=${CONFORMANCE_CELL_TIMEOUT:-2400}
 report=${REPORT_DIR:-$BUILD/report/$vmm}
+index=${INDEX_DIR-}
+[ -n "${REPORT_DIR:-}" ] || index=$BUILD/report
 bats_dir=selftests/bats
 
 if [ ! -r "$bats_dir/adapters/$vmm.bash" ]; then
@@ -202,12 +206,13 @@ if [ ${#runs[@]} -gt 0 ]; then
 	fi
 	if selftests/report/mkreport.py --vmm "$vmm" "${version[@]}" --out "$report" "${runs[@]}" >&2; then
 		echo "# $vmm conformance report: $report/report.md (and report.html); $(cat "$report/summary.txt" 2>/dev/null | head -n 1)"
-		# Every VMM's verdicts side by side, beside their reports: only in
-		# $BUILD/report (a soak's reports are run-K of build/soak/VMM/).
-		if [ "$(dirname "$report")" -ef "$BUILD/report" ]; then
-			if err=$(selftests/report/mkindex.py "$BUILD/report" 2>&1 >/dev/null); then
+		# Every VMM's verdicts side by side, beside their reports; the
+		# lock keeps two runs that end together from writing, last, an
+		# index that misses the other's report.
+		if [ -n "$index" ]; then
+			if err=$(flock "$index/.index.lock" selftests/report/mkindex.py "$index" 2>&1 >/dev/null); then
 				[ -z "$err" ] || echo "$err" >&2
-				echo "# every VMM's verdict per clause: $BUILD/report/index.md (and index.html)"
+				echo "# every VMM's verdict per clause: $index/index.md (and index.html)"
 			else
 				echo "# no index of the VMMs' reports: ${err##*$'\n'}"
 			fi

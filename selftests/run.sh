@@ -7,7 +7,8 @@
 #                             CONFORMANCE_QUICK=1): one guest kernel, every
 #                             file under Linux's driver, and module.bats under
 #                             ballast.ko where the VMM runs on this machine;
-#                             the report in build/report/<vmm>/
+#                             the report in build/check/report/<vmm>/, apart
+#                             from `make conformance`'s whole ones
 #   SMOKE_VMMS="kvmtool"      VMMs that boot once, boot.bats alone, to keep
 #                             their adapters working within the 15 minutes;
 #                             `make conformance VMM=...` runs them whole
@@ -145,7 +146,7 @@ done
 # `make conformance`'s). One cell at a time: the direct group already runs
 # beside the nested one.
 conformance() {
-	local -x CONFORMANCE_JOBS=1
+	local -x CONFORMANCE_JOBS=1 REPORT_DIR=$BUILD/check/report/$1 INDEX_DIR=$BUILD/check/report
 	local drivers="virtio_balloon ballast.ko"
 	[ "$2" = nested ] && drivers=virtio_balloon
 	if [[ " $SMOKE_VMMS " == *" $1 "* ]]; then
@@ -236,7 +237,7 @@ cat "$work/direct.log"
 
 read -r passed failed skipped < <(awk '{ p += $1; f += $2; s += $3 } END { print p + 0, f + 0, s + 0 }' "$counts")
 for vmm in $VMMS $SMOKE_VMMS; do
-	[ -f "$BUILD/report/$vmm/report.md" ] && echo "# $vmm conformance report: $BUILD/report/$vmm/report.md"
+	[ -f "$BUILD/check/report/$vmm/report.md" ] && echo "# $vmm conformance report: $BUILD/check/report/$vmm/report.md"
 done
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary+=", $skipped skipped"
