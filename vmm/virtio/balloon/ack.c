@@ -16,18 +16,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "priv.h"
-
-static u64 balloon_ack_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static void balloon_referee_view(struct balloon *b, struct referee_view *v)
 {
@@ -180,7 +171,7 @@ bool balloon_ack(struct balloon *b, unsigned int lq)
 	/* Its pages left the balloon: the writes read at its pop can be judged. */
 	if (b->referee && lq == BALLOON_VQ_DEFLATE)
 		balloon_referee_judge(b);
-	b->cur.due_ns = balloon_ack_now_ns() + ms * 1000000ULL;
+	b->cur.due_ns = balloon_now_ns() + ms * 1000000ULL;
 	b->acks[lq][b->nr_acks[lq]++] = b->cur;
 	b->cur.req = (struct referee_req){ 0 };
 	balloon_ack_arm(b);
@@ -216,7 +207,7 @@ static void balloon_ack_due(struct balloon *b, u64 now)
 
 static void balloon_ack_due_now(struct balloon *b)
 {
-	balloon_ack_due(b, balloon_ack_now_ns());
+	balloon_ack_due(b, balloon_now_ns());
 }
 
 static void balloon_ack_timer_fn(void *opaque, u32 events __unused)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../log.h"
@@ -30,6 +31,14 @@ void balloon_warn(struct balloon *b, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_printf(LOG_WARN, "virtio-balloon: %s", msg);
+}
+
+u64 balloon_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 void balloon_signal_config(struct balloon *b)

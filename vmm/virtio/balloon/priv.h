@@ -121,6 +121,8 @@ int balloon_release_range(void *opaque, struct pfn_range r);
 /* Release the inflated pages held back in blocks not yet whole. */
 void balloon_release_held(struct balloon *b);
 void balloon_on_timer(struct balloon *b, int fd, void (*fn)(struct balloon *b));
+/* CLOCK_MONOTONIC in ns: stats times, ack deadlines, the referee's stats debt. */
+u64 balloon_now_ns(void);
 
 #define BALLOON_BLOCK_PFNS	(SZ_2M / PFN_SIZE)
 

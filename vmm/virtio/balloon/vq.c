@@ -8,7 +8,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <sys/timerfd.h>
-#include <time.h>
 
 #include "priv.h"
 #include "util.h"
@@ -218,14 +217,6 @@ static void balloon_handle_deflate(struct balloon *b)
 	/* With or without MUST_TELL_HOST the ack comes after the bitmap update. */
 	b->m.deflate_requests++;
 	balloon_handle_pfns(b, false);
-}
-
-static u64 balloon_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /*
