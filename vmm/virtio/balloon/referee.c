@@ -9,7 +9,10 @@
 
 #define BITS	64
 
-/* Name, key in the query's referee object (r12_violations, r12_pfns), what broke. */
+/*
+ * Name, key in the query's referee object (r12_violations, r12_pfns; from
+ * R-17 on r17_violations, r17_values, r17_checks), what broke.
+ */
 static const struct {
 	const char *name, *key, *what;
 } referee_clauses[REFEREE_NR_CLAUSES] = {
@@ -18,6 +21,16 @@ static const struct {
 	[REFEREE_R10] = { "R-10", "r10", "written before its deflate was acked (MUST_TELL_HOST)" },
 	[REFEREE_R12] = { "R-12", "r12", "written between the device taking its inflate and the ack" },
 	[REFEREE_R13] = { "R-13", "r13", "deflated before its inflate was acked" },
+	[REFEREE_R17] = { "R-17", "r17", "a second stats buffer while the device held one" },
+	[REFEREE_R20] = { "R-20", "r20",
+			  "a stats buffer not whole driver-readable entries, one per statistic" },
+	[REFEREE_R22] = { "R-22", "r22", "a stats buffer with another subset of tags" },
+	[REFEREE_R23] = { "R-23", "r23", "a free page hint command not 4 bytes" },
+	[REFEREE_R24] = { "R-24", "r24",
+			  "a hint run started with an id never issued, or pages hinted outside a run" },
+	[REFEREE_R25] = { "R-25", "r25", "a hint run started twice with the current id" },
+	[REFEREE_R34] = { "R-34", "r34", "PAGE_POISON and poison_val not written by DRIVER_OK" },
+	[REFEREE_R35] = { "R-35", "r35", "poison_val changed while DRIVER_OK" },
 };
 
 const char *referee_clause_name(enum referee_clause c)
@@ -28,6 +41,11 @@ const char *referee_clause_name(enum referee_clause c)
 const char *referee_clause_what(enum referee_clause c)
 {
 	return c < REFEREE_NR_CLAUSES ? referee_clauses[c].what : "?";
+}
+
+bool referee_clause_pfn(enum referee_clause c)
+{
+	return c < REFEREE_FIRST_PROTO;
 }
 
 int referee_init(struct referee *r, u64 nr_pfns)
@@ -53,14 +71,15 @@ void referee_reset(struct referee *r)
 	pfn_bitmap_clear_all(&r->inflating);
 	pfn_bitmap_clear_all(&r->deflating);
 	pfn_bitmap_clear_all(&r->dirty);
+	memset(&r->p, 0, sizeof(r->p));
 }
 
-static void referee_count(struct referee *r, enum referee_clause c, u64 pfn)
+void referee_count(struct referee *r, enum referee_clause c, u32 evidence)
 {
 	struct referee_count *k = &r->c[c];
 
 	if (k->nr_shown < REFEREE_SHOW)
-		k->shown[k->nr_shown++] = pfn;
+		k->shown[k->nr_shown++] = evidence;
 	k->violations++;
 }
 
@@ -198,8 +217,13 @@ json_t *referee_json(const struct referee *r)
 		pfns = json_array();
 		for (i = 0; pfns && i < r->c[c].nr_shown; i++)
 			err |= json_array_append_new(pfns, json_integer(r->c[c].shown[i]));
-		snprintf(key, sizeof(key), "%s_pfns", referee_clauses[c].key);
+		snprintf(key, sizeof(key), "%s_%s", referee_clauses[c].key,
+			 referee_clause_pfn(c) ? "pfns" : "values");
 		err |= json_object_set_new(o, key, pfns);
+		if (referee_clause_pfn(c))
+			continue;
+		snprintf(key, sizeof(key), "%s_checks", referee_clauses[c].key);
+		err |= json_object_set_new(o, key, json_integer(r->c[c].checks));
 	}
 	err = err || json_object_set_new(o, "log_reads", json_integer(r->log_reads));
 	err = err || json_object_set_new(o, "log_errors", json_integer(r->log_errors));

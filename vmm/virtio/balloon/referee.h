@@ -36,6 +36,44 @@
  *        device's own count, not the driver's `actual`, which R-15 lets lag.
  * A page in two inflates in flight at once leaves the in-flight set at the
  * first ack: the referee undercounts, never overclaims.
+ *
+ * The protocol duties (referee_proto.c) need no dirty log: the device sees
+ * what the driver writes to config space and puts on the stats and free
+ * page queues. A violation is counted only for what is certainly broken at
+ * the moment the device sees it; each judgement is also counted as a check
+ * (r17_checks), and the evidence is a value, not a PFN (r17_values):
+ *  R-17  a stats buffer taken while the device still holds the last one:
+ *        two made available at once (value 2).
+ *  R-20  a stats buffer that is not whole 10-byte driver-readable entries,
+ *        one per statistic (value: its device-writable bytes, else its
+ *        length, else the tag it repeats). The spec's "multiple of 6
+ *        bytes" is an erratum: its entries are 10 bytes.
+ *  R-22  a stats buffer, read whole and not empty, whose set of tags
+ *        differs from the first such buffer's (value: a tag in one and not
+ *        the other). The order may differ (R-21); an empty buffer, as the
+ *        spec's set-up steps describe, is no subset.
+ *  R-23  a free page hint out buffer of other than 4 bytes (value: bytes).
+ *  R-24  a run started with an id the device never put in
+ *        free_page_hint_cmd_id (value: the id), or pages hinted with no run
+ *        open: before any id or after STOP (value 0). A stale id is no
+ *        violation: the device may have moved on after the driver read it
+ *        (D-11 has the device ignore its pages).
+ *  R-25  a second run started with the current id since the device issued
+ *        it (value: the id).
+ *  R-34  PAGE_POISON negotiated and poison_val not written by DRIVER_OK.
+ *  R-35  poison_val written with another value while DRIVER_OK (value:
+ *        the new one).
+ * The duties with no deadline in the spec get no violation count, since a
+ * slow guest (nested, TCG) would be accused of what it has not failed:
+ * R-14 (`actual` updated after the balloon changed), R-18 and R-19 (a
+ * stats buffer after DRIVER_OK and after each use) and R-28 (STOP to end a
+ * run). The referee exposes the state a test awaits them on with its own
+ * bound (referee_await_json). R-28 is not counted either when the driver
+ * starts a run without STOP: the spec ends a round when the device changes
+ * the id, and then owes no STOP for it.
+ * Not judged: R-21 and R-29 (MAYs), R-26, R-27 (SHOULDs), R-30, R-31 and
+ * R-33 (what the driver does to its pages: neither the dirty log nor the
+ * config space says with which value).
  */
 #ifndef BALLAST_BALLOON_REFEREE_H
 #define BALLAST_BALLOON_REFEREE_H
@@ -50,18 +88,49 @@ enum referee_clause {
 	REFEREE_R10,
 	REFEREE_R12,
 	REFEREE_R13,
+	/* The protocol duties (referee_proto.c): counted per event, evidence a value. */
+	REFEREE_R17,
+	REFEREE_R20,
+	REFEREE_R22,
+	REFEREE_R23,
+	REFEREE_R24,
+	REFEREE_R25,
+	REFEREE_R34,
+	REFEREE_R35,
 	REFEREE_NR_CLAUSES,
 };
+
+#define REFEREE_FIRST_PROTO	REFEREE_R17
 
 /* The first offending PFNs kept per clause, for the log and the query. */
 #define REFEREE_SHOW		8
 /* PFNs one request may have tracked; beyond that its pages go unwatched. */
 #define REFEREE_REQ_MAX_PFNS	(64 * 1024)
+/* Stats entries one buffer may have for R-22; the device reads no more. */
+#define REFEREE_STATS_MAX	64
 
 struct referee_count {
-	u64 violations;			/* pages (R-7 to R-12) or PFNs named (R-13) */
+	u64 violations;			/* pages (R-7 to R-12), PFNs named (R-13), events */
+	u64 checks;			/* the protocol duties: times judged */
 	u32 nr_shown;
-	u32 shown[REFEREE_SHOW];
+	u32 shown[REFEREE_SHOW];	/* PFNs, or values from R-17 on */
+};
+
+/* The protocol duties' state since the driver's start (a reset clears it). */
+struct referee_proto {
+	bool stats_on;			/* STATS_VQ and DRIVER_OK */
+	bool stats_held;		/* the device holds a buffer */
+	u64 stats_buffers;		/* buffers the device took */
+	u64 stats_used;			/* buffers it gave back */
+	u64 stats_owed_ns;		/* R-18/R-19: owed since, when none is held */
+	u32 nr_subset;			/* R-22: the first buffer's tags, sorted */
+	bool subset_known;
+	u16 subset[REFEREE_STATS_MAX];
+	bool hint_open;			/* a run started, no STOP since */
+	u32 hint_run_id;		/* ... with this id */
+	u64 hint_started;		/* R-25: ids_issued when the current id started */
+	u64 hint_starts, hint_stops;
+	bool poison_written;		/* R-34 */
 };
 
 struct referee {
@@ -78,6 +147,7 @@ struct referee {
 	 * seen, with the target unchanged since then was made under it.
 	 */
 	u64 settled_gen;
+	struct referee_proto p;
 };
 
 /* The PFNs of one request the device popped, until its ack. */
@@ -130,7 +200,63 @@ void referee_req_end(struct referee *r, struct referee_req *req);
  */
 u64 referee_judge(struct referee *r, const struct referee_view *v);
 
-/* Every clause's count and first PFNs, and the log's health, as one JSON object. */
+/*
+ * Every clause's count and first PFNs or values (the protocol duties' times
+ * judged too), and the log's health, as one JSON object.
+ */
 json_t *referee_json(const struct referee *r);
+
+/* Count one violation of c, keeping evidence (a PFN or a value) among the first. */
+void referee_count(struct referee *r, enum referee_clause c, u32 evidence);
+/* The clause's evidence is a PFN (the page duties) rather than a value. */
+bool referee_clause_pfn(enum referee_clause c);
+
+/* The protocol duties (referee_proto.c); now is CLOCK_MONOTONIC in ns. */
+
+/* DRIVER_OK: R-34 if poison (PAGE_POISON); with stats (STATS_VQ) a buffer is owed. */
+void referee_driver_ok(struct referee *r, bool poison, bool stats, u64 now);
+/*
+ * The device took a stats buffer: in_bytes device-writable, out_bytes
+ * driver-readable bytes, of which the first len are in buf (untrusted: any
+ * values, any length). R-17, R-20, R-22.
+ */
+void referee_stats_buffer(struct referee *r, u32 in_bytes, u32 out_bytes, const u8 *buf,
+			  size_t len);
+/* The device used the stats buffer: the driver owes another (R-19). */
+void referee_stats_used(struct referee *r, u64 now);
+
+/* What the device has put in free_page_hint_cmd_id. */
+struct referee_hint_view {
+	u32 current_id;
+	u64 ids_issued;			/* ids >= 2 issued since the device was made */
+	bool done_issued;		/* it has set DONE */
+};
+
+/*
+ * A chain on free_page_vq: out_bytes driver-readable (id read if 4),
+ * page_bytes device-writable. R-23, R-24, R-25.
+ */
+void referee_hint_chain(struct referee *r, const struct referee_hint_view *v, u32 out_bytes,
+			u32 id, u32 page_bytes);
+
+/* poison_val written: old its value before; driver_ok: DRIVER_OK and PAGE_POISON. R-35. */
+void referee_poison_write(struct referee *r, bool driver_ok, u32 old, u32 val);
+
+/* The balloon as the device sees it, for a test awaiting R-14. */
+struct referee_balloon_view {
+	u64 balloon_pages;		/* PFNs in the device's balloon */
+	bool exact;			/* no PFN since the reset it could not count */
+	u32 actual;			/* what the driver last wrote */
+	u32 requests_held;		/* inflates and deflates taken, ack held */
+	bool requests_waiting;		/* ... or queued, not taken yet */
+};
+
+/*
+ * The state a test awaits R-14, R-18, R-19 and R-28 on, with its own
+ * bound, added to o: the balloon in v, the stats queue, the hint run.
+ * Returns 0, or -ENOMEM.
+ */
+int referee_await_json(json_t *o, const struct referee *r, const struct referee_balloon_view *v,
+		       u64 now);
 
 #endif
