@@ -387,8 +387,8 @@ static void test_config(void)
 	       "reset: bitmap and actual cleared, target kept");
 }
 
-/* Stats buffer in array slot 1: n entries of (tag, val). */
-static u16 send_stats(const u16 *tags, const u64 *vals, int n, bool do_kick)
+/* Stats buffer in array slot 1: n entries of (tag, val), then extra bytes. */
+static u16 send_stats(const u16 *tags, const u64 *vals, int n, u32 extra, bool do_kick)
 {
 	u8 *p = (u8 *)pfn_array(1);
 	u16 head;
@@ -398,7 +398,7 @@ static u16 send_stats(const u16 *tags, const u64 *vals, int n, bool do_kick)
 		memcpy(p + 10 * i, &tags[i], 2);
 		memcpy(p + 10 * i + 2, &vals[i], 8);
 	}
-	head = vqdrv_add_out(&drv[2], ARRAY_GPA + 0x10000, 10 * n + 3);
+	head = vqdrv_add_out(&drv[2], ARRAY_GPA + 0x10000, 10 * n + extra);
 	if (do_kick)
 		kick(2);
 	return head;
@@ -414,7 +414,7 @@ static void test_stats(void)
 	start("stats_interval=1s", BIT(BALLOON_F_STATS_VQ), SZ_4K, false);
 	tap_ok(!balloon_get_stats(vdev, &st), "no stats before the driver sends any");
 	/* Linux primes the buffer and kicks before DRIVER_OK; a transport may swallow it. */
-	head = send_stats(tags, vals, 6, false);
+	head = send_stats(tags, vals, 6, 3, false);
 	pthread_mutex_lock(&vdev->lock);
 	vdev->ops->activate(vdev);
 	pthread_mutex_unlock(&vdev->lock);
@@ -428,7 +428,7 @@ static void test_stats(void)
 	tap_ok(acked(2, head) && used_irqs[2] == 1, "request uses the buffer and interrupts");
 	tap_eq(balloon_stats_request(vdev), (u64)-EAGAIN, "no second request while the driver has it");
 	vals[0] = 2000;
-	send_stats(tags, vals, 2, true);
+	send_stats(tags, vals, 2, 3, true);
 	balloon_get_stats(vdev, &st);
 	tap_ok(st.val[5] == 2000 && st.updates == 2 && st.present == (BIT(4) | BIT(5)),
 	       "refill replaces the values");
@@ -775,10 +775,11 @@ static void test_release_hold(void)
 	hold_ms = 0;
 }
 
+/* One of query's referee values; true and false read as 1 and 0. */
 static u64 referee_count(const char *key)
 {
-	json_t *o = balloon_referee_json(vdev);
-	u64 v = json_integer_value(json_object_get(o, key));
+	json_t *o = balloon_referee_json(vdev), *j = json_object_get(o, key);
+	u64 v = json_is_true(j) ? 1 : json_integer_value(j);
 
 	json_decref(o);
 	return v;
@@ -821,6 +822,111 @@ static void test_referee(void)
 	balloon_set_dirty_ops(vdev, NULL, NULL);
 }
 
+static void activate(void)
+{
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->activate(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+/* The stats duties through the device's own paths: counted, or exposed. */
+static void test_referee_stats(void)
+{
+	u16 tags[] = { 4, 5 };
+	u64 vals[] = { 1, 2 };
+	u32 v = 0xaaaaaaaa;
+
+	start("referee=on,stats_interval=1s,page_poison=on",
+	      BIT(BALLOON_F_STATS_VQ) | BIT(BALLOON_F_PAGE_POISON), SZ_4K, false);
+	cfg_write(12, &v, 4);
+	send_stats(tags, vals, 2, 0, false);
+	activate();
+	tap_ok(referee_count("r34_checks") == 1 && referee_count("r34_violations") == 0,
+	       "R-34: poison_val written before DRIVER_OK, judged there");
+	tap_ok(referee_count("r20_checks") == 1 && referee_count("r20_violations") == 0 &&
+	       referee_count("stats_held") && referee_count("stats_owed_ms") == (u64)-1,
+	       "R-18, R-20: the primed buffer, two whole entries, held: nothing owed");
+	balloon_stats_request(vdev);
+	tap_ok(referee_count("stats_used") == 1 && !referee_count("stats_held") &&
+	       referee_count("stats_owed_ms") < 1000, "R-19: a buffer owed since the use, exposed");
+	send_stats(tags, vals, 2, 0, true);
+	tap_ok(referee_count("stats_buffers") == 2 && referee_count("r17_violations") == 0 &&
+	       referee_count("r22_checks") == 1 && referee_count("r22_violations") == 0,
+	       "R-17, R-22: one buffer answers one request, the same tags");
+	send_stats(tags, vals, 1, 3, true);
+	tap_ok(referee_count("r17_violations") == 1 && referee_count("r20_violations") == 1 &&
+	       referee_count("stats_used") == 2, "R-17, R-20: a second buffer of 13 bytes");
+	balloon_stats_request(vdev);
+	send_stats(tags, vals, 1, 0, true);
+	tap_ok(referee_count("r22_violations") == 1 && referee_count("r22_checks") == 2,
+	       "R-22: tag 5 left out");
+	v = 0x55;
+	cfg_write(12, &v, 4);
+	tap_eq(referee_count("r35_violations"), 1, "R-35: poison_val changed while DRIVER_OK");
+}
+
+/* The hint duties through the device's own paths. */
+static void test_referee_hint(void)
+{
+	unsigned int tq;
+	u32 id = 0, id2 = 0;
+
+	start("referee=on,free_page_hint=on,hint_release=off", BIT(BALLOON_F_FREE_PAGE_HINT), SZ_4K, true);
+	tq = vdev->ops->nr_queues(vdev) - 1;
+	balloon_hint_start(vdev, &id);
+	send_hint_page(tq, 8 * SZ_1M, 4 * SZ_1M);
+	kick(tq);
+	tap_eq(referee_count("r24_violations"), 1, "R-24: a page hinted before the id");
+	/* One id slot in fake RAM: kick before the next id overwrites it. */
+	send_hint_id(tq, id);
+	send_hint_page(tq, 8 * SZ_1M, 4 * SZ_1M);
+	kick(tq);
+	tap_eq(referee_count("hint_run_id"), id, "R-28: the driver's open run exposed");
+	send_hint_id(tq, BALLOON_HINT_CMD_ID_STOP);
+	kick(tq);
+	tap_ok(referee_count("r24_violations") == 1 && referee_count("r25_checks") == 1 &&
+	       referee_count("hint_run_id") == 0 && referee_count("hint_stops") == 1,
+	       "R-24, R-25, R-28: then a proper run to its STOP");
+	tap_eq(balloon_hint_start(vdev, &id2), 0, "a second run");
+	send_hint_id(tq, id2);
+	kick(tq);
+	send_hint_id(tq, id2);
+	kick(tq);
+	tap_ok(referee_count("r25_violations") == 1 && referee_count("r24_violations") == 1,
+	       "R-25: the current id sent twice");
+	send_hint_id(tq, id2 + 5);
+	kick(tq);
+	tap_eq(referee_count("r24_violations"), 2, "R-24: an id the device never issued");
+	vqdrv_add_out(&drv[tq], ARRAY_GPA + 0x20000, 8);
+	kick(tq);
+	tap_ok(referee_count("r23_violations") == 1 && referee_count("r23_checks") == 6,
+	       "R-23: an 8-byte command");
+}
+
+/* R-14's state for a test's bounded wait: exposed, never counted. */
+static void test_referee_rest(void)
+{
+	u32 actual = 16, bad = 0xffffffff;
+
+	start("referee=on", 0, SZ_4K, true);
+	send_run(0, PAGES_PFN, 16);
+	tap_ok(referee_count("balloon_pages") == 16 && referee_count("actual") == 0 &&
+	       referee_count("balloon_pages_exact") && !referee_count("requests_waiting") &&
+	       referee_count("requests_held") == 0,
+	       "R-14: 16 pages in, actual not written yet: exposed");
+	cfg_write(4, &actual, 4);
+	tap_eq(referee_count("actual"), 16, "R-14: actual 16 beside balloon_pages 16");
+	vqdrv_add_out(&drv[0], ARRAY_GPA, 4);
+	tap_ok(referee_count("requests_waiting"), "R-14: an inflate queued, not taken: waiting");
+	memcpy(pfn_array(0), &bad, 4);
+	kick(0);
+	tap_ok(!referee_count("requests_waiting") && !referee_count("balloon_pages_exact"),
+	       "R-14: a PFN outside RAM: the count is no longer exact");
+	device_reset();
+	tap_ok(referee_count("balloon_pages_exact") && referee_count("balloon_pages") == 0,
+	       "R-14: a reset starts an exact count again");
+}
+
 int main(void)
 {
 	tap_start();
@@ -839,6 +945,9 @@ int main(void)
 	test_postmortem();
 	test_release_hold();
 	test_referee();
+	test_referee_stats();
+	test_referee_hint();
+	test_referee_rest();
 	balloon_destroy(vdev);
 	free(ram);
 	return tap_done();

@@ -12,6 +12,7 @@
  * referee off and no hold each hook is one test.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -22,11 +23,6 @@
 
 static void balloon_referee_view(struct balloon *b, struct referee_view *v)
 {
-	unsigned int tq = b->lq_to_tq[BALLOON_VQ_DEFLATE];
-	struct virtq_snapshot s = { .broken = true };
-
-	if (tq < VIRTIO_MAX_QUEUES)
-		virtq_snapshot(&b->vdev.vqs[tq], &s);
 	*v = (struct referee_view){
 		.ballooned = &b->ballooned,
 		.in_balloon = b->cur.in_balloon,
@@ -35,11 +31,11 @@ static void balloon_referee_view(struct balloon *b, struct referee_view *v)
 		.must_tell_host = balloon_has(b, BALLOON_F_MUST_TELL_HOST),
 		.deflate_on_oom = balloon_has(b, BALLOON_F_DEFLATE_ON_OOM),
 		/* A queue we cannot read may hold deflates: claim no R-9 then. */
-		.deflate_waiting = s.broken || (s.rings && s.avail_idx != s.last_avail_idx),
+		.deflate_waiting = balloon_queue_waiting(b, BALLOON_VQ_DEFLATE),
 	};
 }
 
-static void balloon_referee_snap(const struct referee *r, u64 before[REFEREE_NR_CLAUSES])
+void balloon_referee_snap(const struct referee *r, u64 before[REFEREE_NR_CLAUSES])
 {
 	unsigned int c;
 
@@ -47,27 +43,29 @@ static void balloon_referee_snap(const struct referee *r, u64 before[REFEREE_NR_
 		before[c] = r->c[c].violations;
 }
 
-/* The event log: one line per clause that failed since before. */
-static void balloon_referee_log(struct balloon *b, const u64 before[REFEREE_NR_CLAUSES])
+/*
+ * The event log: one line per clause that failed since before, with the
+ * first new PFN (page duties) or value (protocol duties) still kept.
+ */
+void balloon_referee_log(struct balloon *b, const u64 before[REFEREE_NR_CLAUSES])
 {
 	const struct referee *r = b->referee;
 	unsigned int c;
 
 	for (c = 0; c < REFEREE_NR_CLAUSES; c++) {
 		const struct referee_count *k = &r->c[c];
+		bool pfn = referee_clause_pfn(c);
+		char first[40] = "";
 
 		if (k->violations == before[c])
 			continue;
 		if (before[c] < k->nr_shown)
-			balloon_warn(b, "referee: %s broken: %llu page(s) %s, first PFN 0x%x",
-				     referee_clause_name(c),
-				     (unsigned long long)(k->violations - before[c]),
-				     referee_clause_what(c), k->shown[before[c]]);
-		else
-			balloon_warn(b, "referee: %s broken: %llu more page(s) %s",
-				     referee_clause_name(c),
-				     (unsigned long long)(k->violations - before[c]),
-				     referee_clause_what(c));
+			snprintf(first, sizeof(first), pfn ? ", first PFN 0x%x" : ", first value %u",
+				 k->shown[before[c]]);
+		balloon_warn(b, "referee: %s broken: %llu %s%s %s%s", referee_clause_name(c),
+			     (unsigned long long)(k->violations - before[c]),
+			     before[c] < k->nr_shown ? "" : "more ", pfn ? "page(s)" : "time(s):",
+			     referee_clause_what(c), first);
 	}
 }
 
@@ -253,8 +251,10 @@ void balloon_ack_activate(struct balloon *b)
 	b->referee_logging = !ret;
 	if (ret) {
 		b->referee->log_errors++;
-		balloon_warn(b, "referee: no dirty log (%d): only R-7 and R-13 deflates judged", ret);
+		balloon_warn(b, "referee: no dirty log (%d): of the page duties only R-7 and R-13 deflates judged",
+			     ret);
 	}
+	balloon_referee_driver_ok(b);
 }
 
 static void balloon_ack_drop(struct balloon *b)
@@ -276,8 +276,11 @@ void balloon_ack_reset(struct balloon *b)
 	balloon_ack_drop(b);
 	if (b->ack_fd >= 0)
 		balloon_ack_arm(b);
-	if (b->referee)
-		referee_reset(b->referee);
+	if (!b->referee)
+		return;
+	referee_reset(b->referee);
+	/* R-14's count is exact while no PFN after this one goes uncounted. */
+	b->referee_inexact_base = balloon_referee_inexact(b);
 }
 
 void balloon_ack_free(struct balloon *b)
@@ -303,6 +306,10 @@ json_t *balloon_referee_json(struct virtio_device *vdev)
 	pthread_mutex_lock(&vdev->lock);
 	if (b->referee)
 		o = referee_json(b->referee);
+	if (o && balloon_referee_await_json(b, o)) {
+		json_decref(o);
+		o = NULL;
+	}
 	pthread_mutex_unlock(&vdev->lock);
 	return o;
 }
@@ -318,6 +325,6 @@ void balloon_referee_postmortem(struct balloon *b, FILE *f)
 		fprintf(f, " %s %llu%s", referee_clause_name(c),
 			(unsigned long long)b->referee->c[c].violations,
 			c + 1 < REFEREE_NR_CLAUSES ? "," : "");
-	fprintf(f, " (pages that broke each; %llu log reads)\n",
+	fprintf(f, " (pages, or events from R-17 on, that broke each; %llu log reads)\n",
 		(unsigned long long)b->referee->log_reads);
 }

@@ -142,7 +142,7 @@ static void balloon_write_config(struct virtio_device *vdev, u32 offset, const v
 {
 	struct balloon *b = to_balloon(vdev);
 	u8 cfg[BALLOON_CFG_SIZE];
-	u32 v;
+	u32 v, old;
 
 	if (offset >= BALLOON_CFG_SIZE || len > BALLOON_CFG_SIZE - offset)
 		return;
@@ -156,7 +156,9 @@ static void balloon_write_config(struct virtio_device *vdev, u32 offset, const v
 	}
 	if (balloon_touches(offset, len, BALLOON_CFG_POISON_VAL)) {
 		memcpy(&v, cfg + BALLOON_CFG_POISON_VAL, 4);
+		old = b->poison_val;
 		b->poison_val = le32toh(v);
+		balloon_referee_poison(b, old);
 	}
 }
 
@@ -441,6 +443,7 @@ int balloon_hint_start(struct virtio_device *vdev, u32 *cmd_id)
 	/* Ids only grow (D-10): a new run never reuses one the driver may still send. */
 	b->hint_cmd_id = b->hint_next_id;
 	b->hint_next_id = balloon_hint_next_id(b->hint_next_id);
+	b->hint_ids_issued++;
 	if (cmd_id)
 		*cmd_id = b->hint_cmd_id;
 	balloon_signal_config(b);

@@ -58,7 +58,13 @@ const char balloon_opts_help[] =
 "                       hold_inflate_ms, hold_deflate_ms: ack each request N\n"
 "                       ms (0..10000, default 0) after taking it, as a device\n"
 "                       may use buffers when it likes: the window R-12 (R-10)\n"
-"                       forbids the driver to touch the pages in grows to N.\n";
+"                       forbids the driver to touch the pages in grows to N.\n"
+"                       The referee also counts protocol duties broken at the\n"
+"                       moment it sees them: stats R-17, R-20, R-22; free page\n"
+"                       hint R-23, R-24, R-25; poison_val R-34, R-35. Those\n"
+"                       with no deadline (R-14, R-18, R-19, R-28) it does not\n"
+"                       count: query's referee shows actual, balloon_pages,\n"
+"                       stats_* and hint_* for a test to await with a bound.\n";
 
 void balloon_config_init(struct balloon_config *cfg)
 {

@@ -41,6 +41,7 @@ struct balloon {
 	u32 poison_val;
 
 	u32 hint_next_id;
+	u64 hint_ids_issued;		/* ids issued since made: which ever were */
 	u32 hint_active_id;		/* id of the driver's open run, 0 if none */
 
 	bool stats_pending;		/* we hold the driver's stats buffer */
@@ -90,6 +91,7 @@ struct balloon {
 	bool referee_logging;		/* the dirty log is on for it */
 	struct balloon_ack cur;		/* the request being handled */
 	u64 target_gen;			/* bumped on every new target */
+	u64 referee_inexact_base;	/* balloon_referee_inexact() at the reset */
 
 	/* Scratch, too big for the I/O thread's stack. */
 	struct virtq_chain chain;
@@ -159,5 +161,28 @@ void balloon_ack_reset(struct balloon *b);
 void balloon_ack_free(struct balloon *b);
 /* One line on f with the referee's counts, if it is on. */
 void balloon_referee_postmortem(struct balloon *b, FILE *f);
+/* The violations per clause now; then one log line per clause that grew since. */
+void balloon_referee_snap(const struct referee *r, u64 before[REFEREE_NR_CLAUSES]);
+void balloon_referee_log(struct balloon *b, const u64 before[REFEREE_NR_CLAUSES]);
+
+/*
+ * referee_dev.c: the referee's hooks for the protocol duties, each a no-op
+ * with referee=off (driver_ok: ack.c calls it only with the referee on).
+ */
+void balloon_referee_driver_ok(struct balloon *b);
+/* A stats buffer (b->chain) read into buf, len bytes. */
+void balloon_referee_stats(struct balloon *b, const u8 *buf, size_t len);
+/* The device used the stats buffer for a request. */
+void balloon_referee_stats_used(struct balloon *b);
+/* A chain on free_page_vq (b->chain), before the device acts on it. */
+void balloon_referee_hint(struct balloon *b);
+/* The driver wrote poison_val, which was old. */
+void balloon_referee_poison(struct balloon *b, u32 old);
+/* The driver has queued buffers on lq the device has not taken (or it cannot tell). */
+bool balloon_queue_waiting(struct balloon *b, unsigned int lq);
+/* PFNs the device could not count since it was made (invalid, duplicate, unknown). */
+u64 balloon_referee_inexact(const struct balloon *b);
+/* query's referee: the state a test awaits on. 0 or -ENOMEM. */
+int balloon_referee_await_json(struct balloon *b, json_t *o);
 
 #endif

@@ -237,6 +237,7 @@ static bool balloon_handle_stats(struct balloon *b, struct virtq *vq)
 	if (b->stats_pending)
 		virtq_push(vq, b->stats_head, 0);
 	len = virtq_chain_read(&b->chain, 0, buf, sizeof(buf));
+	balloon_referee_stats(b, buf, len);
 	b->m.stats_unknown_tags += balloon_stats_parse(buf, len, &b->stats);
 	b->stats.updated_ns = balloon_now_ns();
 	b->stats.updates++;
@@ -257,6 +258,7 @@ int balloon_stats_request_locked(struct balloon *b)
 	/* Using the buffer is the request (§5.5.6.3); the driver refills and kicks. */
 	b->stats_pending = false;
 	b->m.stats_requests++;
+	balloon_referee_stats_used(b);
 	virtq_push(&b->vdev.vqs[tq], b->stats_head, 0);
 	virtio_signal_used(&b->vdev, tq);
 	return 0;
@@ -287,6 +289,7 @@ static void balloon_handle_free_page(struct balloon *b)
 	u32 id;
 	u16 i;
 
+	balloon_referee_hint(b);
 	if (c->out_bytes) {
 		if (c->out_bytes != sizeof(id)) {
 			b->m.bad_descriptors++;
