@@ -13,7 +13,7 @@
 # R-24, R-25, R-34, R-35); the duties with no deadline in the spec (R-14,
 # R-18, R-19, R-28) it only exposes, and this test awaits them with its own
 # bounds, so a slow guest is late in the readings, not accused by the VMM.
-# Off by default: not run yet.
+# BALLAST_REFEREE_PROTO=off boots without those options.
 # Not a conformance suite of the VMM: the referee is ballast-vmm's own.
 
 VMM=ballast-vmm
@@ -21,7 +21,7 @@ BALLOON_MIB=32
 HOLD_MS=${BALLAST_REFEREE_HOLD_MS:-200}
 # BALLAST_REFEREE=off boots without the referee: the R-12 test must fail.
 REFEREE=${BALLAST_REFEREE:-on}
-PROTO=${BALLAST_REFEREE_PROTO:-off}
+PROTO=${BALLAST_REFEREE_PROTO:-on}
 # The protocol test's bounds: nested, Linux answers within ~0.1 s.
 PROTO_SECS=${BALLAST_REFEREE_PROTO_SECS:-30}
 
@@ -80,7 +80,7 @@ referee_clean() {
 @test "Linux's driver answers stats, hints and poisons, breaking no protocol duty [R-14, R-17..R-25, R-28, R-34, R-35]" {
 	local used
 	linux_driver || skip "the guest's driver is ${VM_DRIVER}.ko"
-	[ "$PROTO" = on ] || skip "BALLAST_REFEREE_PROTO=on: not run yet"
+	[ "$PROTO" = on ] || skip "BALLAST_REFEREE_PROTO=off"
 	check "R-34" "Linux accepted PAGE_POISON (init_on_free=1)" \
 		eval 'ballast_ctl "{\"cmd\":\"query\"}" | jq -e ".features_accepted | index(\"page_poison\")"'
 	# R-18: a buffer after DRIVER_OK; the device holds or has used one.
