@@ -32,6 +32,14 @@
 #define BALLAST_STATS_UNKNOWN_TAG	0x7ab1
 #define BALLAST_STATS_UNKNOWN_VAL	0x0123456789abcdefULL
 
+/* What the next stats answer does wrong, on purpose (inject.c's knobs). */
+enum ballast_stats_inject {
+	BALLAST_STATS_INJ_NONE,		/* nothing: Linux 6.1's ten entries */
+	BALLAST_STATS_INJ_UNKNOWN,	/* one more, tag BALLAST_STATS_UNKNOWN_TAG */
+	BALLAST_STATS_INJ_REPEAT,	/* MEMFREE twice */
+	BALLAST_STATS_INJ_DROP,		/* CACHES left out: another subset */
+};
+
 /* Feature bits this driver can accept (the rest is never negotiated). */
 #define BALLAST_DRIVER_FEATURES					\
 	(BIT_ULL(VIRTIO_BALLOON_F_MUST_TELL_HOST) |		\
@@ -191,12 +199,20 @@ struct ballast {
 	struct work_struct stats_work;
 	struct virtio_balloon_stat *stats;	/* BALLAST_STATS_MAX, kmalloc'd */
 	bool stats_owned;		/* the driver holds the buffer */
-	bool stats_inject_armed;
+	/* inject: a second buffer, made available while the device holds one */
+	struct virtio_balloon_stat *stats_extra;	/* BALLAST_STATS_MAX */
+	bool stats_extra_held;		/* the device holds it */
+	enum ballast_stats_inject stats_inject_armed;
 	bool stats_inject_sent;
 	s64 stats_inject_base;		/* stats_requests when it was sent */
 	wait_queue_head_t stats_wait;
 
-	/* Free page hinting (hint.c): only its work item touches these. */
+	/*
+	 * Free page hinting (hint.c): its work item and the hint knobs touch
+	 * these, each under @hint_lock; teardown and recovery cancel the work
+	 * and hold @lock, which the knobs hold too.
+	 */
+	struct mutex hint_lock;
 	struct delayed_work hint_work;
 	struct list_head hint_blocks;	/* hinted, held until DONE */
 	struct list_head hint_written;	/* hinted, then written by us */
@@ -205,6 +221,7 @@ struct ballast {
 	bool hint_waiting;		/* STOP sent, no DONE yet */
 	unsigned long hint_stopped;	/* jiffies of that STOP */
 	unsigned int hint_check;	/* setting: blocks to write each run */
+	bool hint_start_twice;		/* inject: the next run sends its id twice */
 
 	/* Free page reporting. */
 	struct page_reporting_dev_info pr_dev;
@@ -263,6 +280,12 @@ static inline void ballast_unlock(struct ballast *b)
 int ballast_xfer(struct ballast *b, enum ballast_vq q,
 		 struct ballast_req *reqs, unsigned int n, gfp_t gfp,
 		 unsigned int *wait_ms);
+int ballast_xfer_send(struct ballast *b, enum ballast_vq q,
+		      struct ballast_req *reqs, unsigned int n, gfp_t gfp);
+int ballast_xfer_wait(struct ballast *b, enum ballast_vq q, unsigned int added,
+		      unsigned long start, unsigned int *wait_ms);
+long ballast_leak(struct ballast *b, unsigned long want, gfp_t gfp);
+int ballast_stats_second(struct ballast *b);
 void ballast_kill(struct ballast *b, const char *why);
 void ballast_ack_timeout(struct ballast *b, const char *why);
 void ballast_recover_sync(struct ballast *b);
@@ -282,6 +305,9 @@ void ballast_debugfs_exit(struct ballast *b);
 void ballast_hint_init(struct ballast *b);
 void ballast_hint_queue(struct ballast *b, unsigned long delay);
 void ballast_hint_return(struct ballast *b);
+int ballast_hint_add(struct ballast *b, struct scatterlist *sg, bool in,
+		     void *token);
+int ballast_hint_flush(struct ballast *b);
 
 /* inject.c */
 void ballast_inject_debugfs_init(struct ballast *b, struct dentry *dir);

@@ -220,26 +220,19 @@ static long ballast_wait_used(struct ballast *b, enum ballast_vq q,
 }
 
 /*
- * ballast_xfer - add @n requests to queue @q, kick once, wait for all.
+ * ballast_xfer_send - add @n requests to queue @q and kick once.
  *
- * Returns 0 when the device used every request; a negative errno from
- * virtqueue_add_*() when not even the first could be added (nothing sent);
- * -ETIMEDOUT when the device did not use them within ack_timeout_ms (the
- * device has then been reset); -EIO when the device died meanwhile.
- * reqs[i].done says which ones came back.  The caller serialises use of @q.
+ * Returns how many were added (the first ones of @reqs), or a negative
+ * errno from virtqueue_add_*() when not even the first could be (nothing
+ * sent), -EIO when the device is dead.  The caller serialises use of @q.
  */
-int ballast_xfer(struct ballast *b, enum ballast_vq q,
-		 struct ballast_req *reqs, unsigned int n, gfp_t gfp,
-		 unsigned int *wait_ms)
+int ballast_xfer_send(struct ballast *b, enum ballast_vq q,
+		      struct ballast_req *reqs, unsigned int n, gfp_t gfp)
 {
 	struct virtqueue *vq = b->vqs[q];
-	unsigned int i, added = 0, done = 0;
-	unsigned long start;
-	long left;
+	unsigned int i, added = 0;
 	int err = 0;
 
-	if (wait_ms)
-		*wait_ms = 0;
 	if (READ_ONCE(b->dead) || !vq)
 		return -EIO;
 
@@ -265,13 +258,28 @@ int ballast_xfer(struct ballast *b, enum ballast_vq q,
 	if (q == BQ_INFLATE || q == BQ_DEFLATE)
 		ballast_max(&b->c.max_inflight, added);
 
-	start = jiffies;
 	if (b->skip_kick && q == BQ_INFLATE) {
 		b->skip_kick = false;
 	} else {
 		virtqueue_kick(vq);
 		atomic64_inc(&b->c.q[q].kicks);
 	}
+	return added;
+}
+
+/*
+ * ballast_xfer_wait - wait up to ack_timeout_ms for the @added requests
+ * ballast_xfer_send() put on @q at jiffies @start to come back.
+ *
+ * Returns 0 when the device used all of them; -ETIMEDOUT when it did not
+ * in time (the device has then been reset); -EIO when it died meanwhile.
+ * Each request's done says whether it came back.
+ */
+int ballast_xfer_wait(struct ballast *b, enum ballast_vq q, unsigned int added,
+		      unsigned long start, unsigned int *wait_ms)
+{
+	unsigned int done = 0;
+	long left;
 
 	left = ballast_wait_used(b, q, &done, added);
 	if (wait_ms)
@@ -287,6 +295,30 @@ int ballast_xfer(struct ballast *b, enum ballast_vq q,
 		return -ETIMEDOUT;
 	}
 	return -EIO;
+}
+
+/*
+ * ballast_xfer - add @n requests to queue @q, kick once, wait for all.
+ *
+ * Returns 0 when the device used every request; a negative errno from
+ * virtqueue_add_*() when not even the first could be added (nothing sent);
+ * -ETIMEDOUT when the device did not use them within ack_timeout_ms (the
+ * device has then been reset); -EIO when the device died meanwhile.
+ * reqs[i].done says which ones came back.  The caller serialises use of @q.
+ */
+int ballast_xfer(struct ballast *b, enum ballast_vq q,
+		 struct ballast_req *reqs, unsigned int n, gfp_t gfp,
+		 unsigned int *wait_ms)
+{
+	unsigned long start = jiffies;
+	int added;
+
+	if (wait_ms)
+		*wait_ms = 0;
+	added = ballast_xfer_send(b, q, reqs, n, gfp);
+	if (added < 0)
+		return added;
+	return ballast_xfer_wait(b, q, added, start, wait_ms);
 }
 
 static void ballast_ack(struct virtqueue *vq)
@@ -474,7 +506,7 @@ out:
  * One deflate round: tell the host first, free the pages after its ack.
  * Returns the pages freed after an ack, or a negative errno.
  */
-static long ballast_leak(struct ballast *b, unsigned long want, gfp_t gfp)
+long ballast_leak(struct ballast *b, unsigned long want, gfp_t gfp)
 {
 	unsigned int nd = 0, i, n;
 	long got = 0;
@@ -629,17 +661,23 @@ static void ballast_config_changed(struct virtio_device *vdev)
 
 /* --- stats queue ------------------------------------------------------ */
 
-static void ballast_stat(struct ballast *b, unsigned int *idx, u16 tag, u64 val)
+static void ballast_stat(struct ballast *b, struct virtio_balloon_stat *buf,
+			 unsigned int *idx, u16 tag, u64 val)
 {
-	b->stats[*idx].tag = cpu_to_virtio16(b->vdev, tag);
-	b->stats[*idx].val = cpu_to_virtio64(b->vdev, val);
+	buf[*idx].tag = cpu_to_virtio16(b->vdev, tag);
+	buf[*idx].val = cpu_to_virtio64(b->vdev, val);
 	(*idx)++;
 }
 
 #define ballast_bytes(x) ((u64)(x) << PAGE_SHIFT)
 
-/* Linux 6.1's ten entries, in its order; @inject adds an unknown tag. */
-static unsigned int ballast_fill_stats(struct ballast *b, bool inject)
+/*
+ * Linux 6.1's ten entries, in its order, into @buf (BALLAST_STATS_MAX);
+ * @inject breaks the answer as inject.c's knob asked.
+ */
+static unsigned int ballast_fill_stats(struct ballast *b,
+				       struct virtio_balloon_stat *buf,
+				       enum ballast_stats_inject inject)
 {
 	unsigned long events[NR_VM_EVENT_ITEMS];
 	unsigned int idx = 0;
@@ -651,45 +689,61 @@ static unsigned int ballast_fill_stats(struct ballast *b, bool inject)
 	available = si_mem_available();
 
 #ifdef CONFIG_VM_EVENT_COUNTERS
-	ballast_stat(b, &idx, VIRTIO_BALLOON_S_SWAP_IN, ballast_bytes(events[PSWPIN]));
-	ballast_stat(b, &idx, VIRTIO_BALLOON_S_SWAP_OUT, ballast_bytes(events[PSWPOUT]));
-	ballast_stat(b, &idx, VIRTIO_BALLOON_S_MAJFLT, events[PGMAJFAULT]);
-	ballast_stat(b, &idx, VIRTIO_BALLOON_S_MINFLT, events[PGFAULT]);
+	ballast_stat(b, buf, &idx, VIRTIO_BALLOON_S_SWAP_IN, ballast_bytes(events[PSWPIN]));
+	ballast_stat(b, buf, &idx, VIRTIO_BALLOON_S_SWAP_OUT, ballast_bytes(events[PSWPOUT]));
+	ballast_stat(b, buf, &idx, VIRTIO_BALLOON_S_MAJFLT, events[PGMAJFAULT]);
+	ballast_stat(b, buf, &idx, VIRTIO_BALLOON_S_MINFLT, events[PGFAULT]);
 #ifdef CONFIG_HUGETLB_PAGE
-	ballast_stat(b, &idx, VIRTIO_BALLOON_S_HTLB_PGALLOC, events[HTLB_BUDDY_PGALLOC]);
-	ballast_stat(b, &idx, VIRTIO_BALLOON_S_HTLB_PGFAIL, events[HTLB_BUDDY_PGALLOC_FAIL]);
+	ballast_stat(b, buf, &idx, VIRTIO_BALLOON_S_HTLB_PGALLOC, events[HTLB_BUDDY_PGALLOC]);
+	ballast_stat(b, buf, &idx, VIRTIO_BALLOON_S_HTLB_PGFAIL, events[HTLB_BUDDY_PGALLOC_FAIL]);
 #endif
 #endif
 	/* In the middle, so a device that stops at it loses known tags. */
-	if (inject)
-		ballast_stat(b, &idx, BALLAST_STATS_UNKNOWN_TAG, BALLAST_STATS_UNKNOWN_VAL);
-	ballast_stat(b, &idx, VIRTIO_BALLOON_S_MEMFREE, ballast_bytes(i.freeram));
-	ballast_stat(b, &idx, VIRTIO_BALLOON_S_MEMTOT, ballast_bytes(i.totalram));
-	ballast_stat(b, &idx, VIRTIO_BALLOON_S_AVAIL, ballast_bytes(available));
-	ballast_stat(b, &idx, VIRTIO_BALLOON_S_CACHES,
-		     ballast_bytes(global_node_page_state(NR_FILE_PAGES)));
+	if (inject == BALLAST_STATS_INJ_UNKNOWN)
+		ballast_stat(b, buf, &idx, BALLAST_STATS_UNKNOWN_TAG, BALLAST_STATS_UNKNOWN_VAL);
+	ballast_stat(b, buf, &idx, VIRTIO_BALLOON_S_MEMFREE, ballast_bytes(i.freeram));
+	/* The same value again: only the repeated tag is wrong. */
+	if (inject == BALLAST_STATS_INJ_REPEAT)
+		ballast_stat(b, buf, &idx, VIRTIO_BALLOON_S_MEMFREE, ballast_bytes(i.freeram));
+	ballast_stat(b, buf, &idx, VIRTIO_BALLOON_S_MEMTOT, ballast_bytes(i.totalram));
+	ballast_stat(b, buf, &idx, VIRTIO_BALLOON_S_AVAIL, ballast_bytes(available));
+	/* Every other answer has it: this one's subset differs. */
+	if (inject != BALLAST_STATS_INJ_DROP)
+		ballast_stat(b, buf, &idx, VIRTIO_BALLOON_S_CACHES,
+			     ballast_bytes(global_node_page_state(NR_FILE_PAGES)));
 	return idx;
 }
 
-/* The device used our stats buffer: that is its request for fresh stats. */
+/*
+ * The device used a stats buffer: that is its request for fresh stats.
+ * While it holds inject's second buffer (stats_second) it still has one,
+ * so the request for ours waits until it gives that one back too (R-17).
+ */
 static void ballast_stats_request(struct virtqueue *vq)
 {
 	struct ballast *b = vq->vdev->priv;
 	unsigned long flags;
+	bool got = false, answer;
 	unsigned int len;
-	bool got;
+	void *buf;
 
 	spin_lock_irqsave(&b->stats_lock, flags);
-	got = virtqueue_get_buf(vq, &len);
-	if (got) {
-		b->stats_owned = true;
+	while ((buf = virtqueue_get_buf(vq, &len))) {
+		if (buf == b->stats_extra)
+			b->stats_extra_held = false;
+		else
+			b->stats_owned = true;
 		atomic64_inc(&b->c.stats_requests);
 		ballast_count_used(b, BQ_STATS, len);
+		got = true;
 	}
+	answer = b->stats_owned && !b->stats_extra_held;
 	spin_unlock_irqrestore(&b->stats_lock, flags);
 	if (!got)
 		return;
 	wake_up_all(&b->stats_wait);
+	if (!answer)
+		return;
 
 	spin_lock_irqsave(&b->stop_lock, flags);
 	if (!b->stop_update)
@@ -697,55 +751,106 @@ static void ballast_stats_request(struct virtqueue *vq)
 	spin_unlock_irqrestore(&b->stop_lock, flags);
 }
 
-/* Refill the one stats buffer and hand it back.  @kick: after DRIVER_OK. */
-static int ballast_stats_send(struct ballast *b, bool kick)
+/*
+ * Add @n entries of @buf to the stats queue, @kick after DRIVER_OK.  With
+ * stats_lock held: the add and the kick of the work and of inject's
+ * stats_second must not interleave.
+ */
+static int ballast_stats_add(struct ballast *b, struct virtio_balloon_stat *buf,
+			     unsigned int n, bool kick)
 {
 	struct virtqueue *vq = b->vqs[BQ_STATS];
 	struct scatterlist sg;
+	int err;
+
+	sg_init_one(&sg, buf, n * sizeof(buf[0]));
+	err = virtqueue_add_outbuf(vq, &sg, 1, buf, GFP_ATOMIC);
+	if (err) {
+		atomic64_inc(&b->c.device_errors);
+		dev_warn_ratelimited(&b->vdev->dev, "stats: add failed: %d\n", err);
+		return err;
+	}
+	atomic64_inc(&b->c.q[BQ_STATS].descs);
+	if (kick) {
+		virtqueue_kick(vq);
+		atomic64_inc(&b->c.q[BQ_STATS].kicks);
+	}
+	return 0;
+}
+
+/* Refill the one stats buffer and hand it back.  @kick: after DRIVER_OK. */
+static int ballast_stats_send(struct ballast *b, bool kick)
+{
+	enum ballast_stats_inject inject;
 	unsigned long flags;
 	unsigned int n;
-	bool inject;
 	int err;
 
 	spin_lock_irqsave(&b->stats_lock, flags);
 	inject = b->stats_inject_armed;
-	if (!b->stats_owned) {
+	/* Not ours, or the device holds inject's second buffer. */
+	if (!b->stats_owned || b->stats_extra_held) {
 		spin_unlock_irqrestore(&b->stats_lock, flags);
 		return 0;
 	}
 	spin_unlock_irqrestore(&b->stats_lock, flags);
 
 	/* We own the buffer (the device gave it back): fill it unlocked. */
-	n = ballast_fill_stats(b, inject);
-	sg_init_one(&sg, b->stats, n * sizeof(b->stats[0]));
+	n = ballast_fill_stats(b, b->stats, inject);
 
 	spin_lock_irqsave(&b->stats_lock, flags);
-	err = virtqueue_add_outbuf(vq, &sg, 1, b, GFP_ATOMIC);
+	err = ballast_stats_add(b, b->stats, n, kick);
 	if (!err) {
 		b->stats_owned = false;
-		atomic64_inc(&b->c.q[BQ_STATS].descs);
 		if (inject) {
-			b->stats_inject_armed = false;
+			b->stats_inject_armed = BALLAST_STATS_INJ_NONE;
 			b->stats_inject_sent = true;
 			b->stats_inject_base = atomic64_read(&b->c.stats_requests);
 		}
 	}
 	spin_unlock_irqrestore(&b->stats_lock, flags);
-	if (err) {
-		atomic64_inc(&b->c.device_errors);
-		dev_warn_ratelimited(&b->vdev->dev, "stats: add failed: %d\n", err);
+	if (err)
 		return err;
-	}
-	if (kick) {
-		virtqueue_kick(vq);
-		atomic64_inc(&b->c.q[BQ_STATS].kicks);
+	if (kick)
 		atomic64_inc(&b->c.stats_answered);
-	} else {
+	else
 		atomic64_inc(&b->c.stats_primed);
-	}
 	if (inject)
 		wake_up_all(&b->stats_wait);
 	return 0;
+}
+
+/*
+ * inject.c's stats_second: a second buffer, with the same entries as every
+ * answer, made available while the device holds ours (R-17).  -EAGAIN when
+ * the device holds none (it just asked: the answer is on its way), -EBUSY
+ * when it still holds the second one from last time.
+ */
+int ballast_stats_second(struct ballast *b)
+{
+	unsigned long flags;
+	unsigned int n;
+	int err = 0;
+
+	spin_lock_irqsave(&b->stats_lock, flags);
+	if (b->stats_extra_held)
+		err = -EBUSY;
+	spin_unlock_irqrestore(&b->stats_lock, flags);
+	if (err)
+		return err;
+
+	/* The device does not hold it: ours to fill, outside the lock. */
+	n = ballast_fill_stats(b, b->stats_extra, BALLAST_STATS_INJ_NONE);
+
+	spin_lock_irqsave(&b->stats_lock, flags);
+	if (b->stats_owned) {
+		err = -EAGAIN;
+	} else {
+		err = ballast_stats_add(b, b->stats_extra, n, true);
+		b->stats_extra_held = !err;
+	}
+	spin_unlock_irqrestore(&b->stats_lock, flags);
+	return err;
 }
 
 static void ballast_stats_work(struct work_struct *work)
@@ -1014,6 +1119,7 @@ static int ballast_init_vqs(struct ballast *b)
 		 * the kick waits for DRIVER_OK (ballast_start()).
 		 */
 		b->stats_owned = true;
+		b->stats_extra_held = false;
 		err = ballast_stats_send(b, false);
 		if (err) {
 			vdev->config->del_vqs(vdev);
@@ -1167,6 +1273,7 @@ static void ballast_free(struct ballast *b)
 	for (i = 0; i < BALLAST_BATCH_MAX; i++)
 		kfree(b->pfns[i]);
 	kfree(b->stats);
+	kfree(b->stats_extra);
 	if (b->wq)
 		destroy_workqueue(b->wq);
 	kfree(b);
@@ -1238,7 +1345,8 @@ static int ballast_probe(struct virtio_device *vdev)
 			goto out_free;
 	}
 	b->stats = kcalloc(BALLAST_STATS_MAX, sizeof(*b->stats), GFP_KERNEL);
-	if (!b->stats)
+	b->stats_extra = kcalloc(BALLAST_STATS_MAX, sizeof(*b->stats), GFP_KERNEL);
+	if (!b->stats || !b->stats_extra)
 		goto out_free;
 	b->wq = alloc_workqueue("ballast", WQ_FREEZABLE | WQ_MEM_RECLAIM | BALLAST_WQ_PERCPU, 0);
 	if (!b->wq)

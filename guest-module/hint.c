@@ -18,8 +18,10 @@
  * took.  Linux keeps its blocks untouched until DONE, so with Linux's
  * driver no test can tell such a device from a conforming one.
  *
- * One work item does all of it, so the queue and the block lists need no
- * lock: teardown and recovery cancel the work before they touch either.
+ * One work item does all of it, under hint_lock, which the fault-injection
+ * knobs that use the queue take too (inject.c); teardown and recovery
+ * cancel the work, and hold the lock the knobs hold, before they touch the
+ * queue or the block lists.
  */
 #include <linux/highmem.h>
 #include <linux/jiffies.h>
@@ -91,7 +93,7 @@ static bool ballast_hint_reap(struct ballast *b)
 })
 
 /* Add one buffer to the free page queue and kick; wait for room first. */
-static int ballast_hint_add(struct ballast *b, struct scatterlist *sg,
+int ballast_hint_add(struct ballast *b, struct scatterlist *sg,
 			    bool in, void *token)
 {
 	struct virtqueue *vq = b->vqs[BQ_FREE_PAGE];
@@ -110,6 +112,16 @@ static int ballast_hint_add(struct ballast *b, struct scatterlist *sg,
 	virtqueue_kick(vq);
 	atomic64_inc(&b->c.q[BQ_FREE_PAGE].kicks);
 	return 0;
+}
+
+/* Wait until the device has used every buffer on the queue. */
+int ballast_hint_flush(struct ballast *b)
+{
+	struct virtqueue *vq = b->vqs[BQ_FREE_PAGE];
+
+	return ballast_hint_wait(b, (ballast_hint_reap(b),
+				     vq->num_free == virtqueue_get_vring_size(vq) ||
+				     READ_ONCE(b->dead)));
 }
 
 /* A command id (or STOP) as a 4-byte out buffer. */
@@ -191,20 +203,26 @@ void ballast_hint_return(struct ballast *b)
 	b->hint_waiting = false;
 }
 
-/* One run for @id: the id, every free block we get, STOP (R-23..R-28). */
+/*
+ * One run for @id: the id, every free block we get, STOP (R-23..R-28).
+ * With inject's hint_start_twice armed, the id goes twice, starting the
+ * run a second time with the same id (R-25), once.
+ */
 static void ballast_hint_run(struct ballast *b, u32 id)
 {
-	struct virtqueue *vq = b->vqs[BQ_FREE_PAGE];
 	unsigned int size = PAGE_SIZE << BALLAST_HINT_ORDER;
+	unsigned int starts = b->hint_start_twice ? 2 : 1;
 	struct scatterlist sg;
 	struct page *page;
 
 	/* An earlier run the device never answered with DONE: over now. */
 	ballast_hint_return(b);
 	b->hint_active = id;
+	b->hint_start_twice = false;
 	atomic64_inc(&b->c.hint_runs);
-	if (ballast_hint_send_id(b, 0, id))
-		goto fail;
+	while (starts--)
+		if (ballast_hint_send_id(b, 0, id))
+			goto fail;
 	/* Stop at once when the device changes the id. */
 	while (ballast_hint_cmd_id(b) == id) {
 		page = alloc_pages(BALLAST_HINT_GFP, BALLAST_HINT_ORDER);
@@ -223,9 +241,7 @@ static void ballast_hint_run(struct ballast *b, u32 id)
 	if (ballast_hint_send_id(b, 1, VIRTIO_BALLOON_CMD_ID_STOP))
 		goto fail;
 	/* Everything used: the device has seen the whole run. */
-	if (ballast_hint_wait(b, (ballast_hint_reap(b),
-				  vq->num_free == virtqueue_get_vring_size(vq) ||
-				  READ_ONCE(b->dead))))
+	if (ballast_hint_flush(b))
 		goto fail;
 	b->hint_waiting = true;
 	b->hint_stopped = jiffies;
@@ -250,8 +266,9 @@ static void ballast_hint_work(struct work_struct *work)
 	unsigned long until;
 	u32 id;
 
+	mutex_lock(&b->hint_lock);
 	if (READ_ONCE(b->dead))
-		return;
+		goto out;
 	id = ballast_hint_cmd_id(b);
 	if (id == VIRTIO_BALLOON_CMD_ID_DONE) {
 		if (b->hint_waiting)
@@ -261,19 +278,22 @@ static void ballast_hint_work(struct work_struct *work)
 		ballast_hint_run(b, id);
 	}
 	if (!b->hint_waiting)
-		return;
+		goto out;
 	/* Held since the STOP and no DONE: no device may keep us waiting. */
 	until = b->hint_stopped + msecs_to_jiffies(ballast_hint_hold_ms);
 	if (time_before(jiffies, until)) {
 		ballast_hint_queue(b, until - jiffies);
-		return;
+		goto out;
 	}
 	atomic64_inc(&b->c.hint_hold_expired);
 	ballast_hint_return(b);
+out:
+	mutex_unlock(&b->hint_lock);
 }
 
 void ballast_hint_init(struct ballast *b)
 {
+	mutex_init(&b->hint_lock);
 	INIT_LIST_HEAD(&b->hint_blocks);
 	INIT_LIST_HEAD(&b->hint_written);
 	INIT_DELAYED_WORK(&b->hint_work, ballast_hint_work);

@@ -496,7 +496,7 @@ static int knob_stats_unknown_tag(struct ballast *b, struct ballast_inject_resul
 		return -EOPNOTSUPP;
 	spin_lock_irq(&b->stats_lock);
 	b->stats_inject_sent = false;
-	b->stats_inject_armed = true;
+	b->stats_inject_armed = BALLAST_STATS_INJ_UNKNOWN;
 	spin_unlock_irq(&b->stats_lock);
 	/* If the device already handed the buffer back, answer now. */
 	if (READ_ONCE(b->stats_owned))
@@ -507,7 +507,7 @@ static int knob_stats_unknown_tag(struct ballast *b, struct ballast_inject_resul
 						READ_ONCE(b->dead), t);
 	spin_lock_irq(&b->stats_lock);
 	r->sent = b->stats_inject_sent;
-	b->stats_inject_armed = false;
+	b->stats_inject_armed = BALLAST_STATS_INJ_NONE;
 	base = b->stats_inject_base;
 	spin_unlock_irq(&b->stats_lock);
 	if (left < 0)
