@@ -142,7 +142,7 @@ struct ballast_knob_ctx {
 	unsigned int idx;
 };
 
-#define BALLAST_NR_KNOBS	12
+#define BALLAST_NR_KNOBS	21
 
 /* One request in flight: an sg list the device reads or writes. */
 struct ballast_req {

@@ -21,6 +21,7 @@
  *    change, whichever comes first.
  */
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -49,6 +50,8 @@ struct ballast_knob {
 	int (*fn)(struct ballast *b, struct ballast_inject_result *r);
 	/* How long pages it added stay in the balloon (0: none kept). */
 	unsigned int keep_ms;
+	/* Runs without @lock: the stats queue has its own. */
+	bool stats;
 };
 
 /* Send one request on @q and note what came back. */
@@ -164,13 +167,20 @@ static int inflate_page(struct ballast *b, struct page *page,
 	return 0;
 }
 
+/* Inflate one fresh page the normal way; @r notes how it went. */
+static int inflate_one_noted(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct page *page = ballast_alloc_page();
+
+	return page ? inflate_page(b, page, r) : -ENOMEM;
+}
+
 /* Inflate one fresh page the normal way, so the balloon is not empty. */
 static int inflate_one(struct ballast *b)
 {
 	struct ballast_inject_result r = { };
-	struct page *page = ballast_alloc_page();
 
-	return page ? inflate_page(b, page, &r) : -ENOMEM;
+	return inflate_one_noted(b, &r);
 }
 
 /*
@@ -194,6 +204,155 @@ static int knob_write_inflight(struct ballast *b, struct ballast_inject_result *
 	r->writes = b->touch_writes;
 	b->touch_page = NULL;
 	return err == -EIO && r->sent ? 0 : err;
+}
+
+/*
+ * How long deflate_inflight lets the device take its inflate before the
+ * deflate follows: a deflate the device takes first names a page it does
+ * not know of yet, which breaks nothing it can see.  Well below the
+ * 200 ms referee.bats holds each ack.
+ */
+#define INJECT_POP_MS	50
+
+/*
+ * A driver breaking R-13 on purpose: one fresh page sent for inflate and,
+ * INJECT_POP_MS later and before that inflate is acked, for deflate.  A
+ * device that holds inflate acks (ballast-vmm's hold_inflate_ms) has taken
+ * the inflate and sees a deflate of a page whose inflate it has not acked.
+ * The page is the knob's own and is freed afterwards: the device gave it
+ * back (both acked) or was reset.  If the deflate could not be sent, the
+ * page joins the balloon on the inflate's ack as any inflated page.
+ * wait_ms: from the inflate's kick to the deflate's ack.
+ */
+static int knob_deflate_inflight(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct ballast_req inf = { .sg = &b->sgs[0], .nsg = 1 };
+	struct ballast_req def = { .sg = &b->sgs[1], .nsg = 1 };
+	struct page *page = ballast_alloc_page();
+	unsigned long start = jiffies;
+	int err, derr;
+
+	if (!page)
+		return -ENOMEM;
+	b->pfns[0][0] = page_to_pfn(page);
+	b->pfns[1][0] = page_to_pfn(page);
+	sg_init_one(&b->sgs[0], b->pfns[0], sizeof(u32));
+	sg_init_one(&b->sgs[1], b->pfns[1], sizeof(u32));
+	r->pfn = page_to_pfn(page);
+	r->nr_pfns = 1;
+
+	err = ballast_xfer_send(b, BQ_INFLATE, &inf, 1, GFP_KERNEL);
+	if (err < 0)
+		goto out_free;		/* nothing sent: still ours */
+	msleep(INJECT_POP_MS);
+	derr = ballast_xfer_send(b, BQ_DEFLATE, &def, 1, GFP_KERNEL);
+	r->sent = derr > 0;
+	err = ballast_xfer_wait(b, BQ_INFLATE, 1, start, &r->wait_ms);
+	if (r->sent) {
+		int werr = ballast_xfer_wait(b, BQ_DEFLATE, 1, start, &r->wait_ms);
+
+		err = err ? err : werr;
+	} else if (!err) {
+		/* Inflated, never deflated: a balloon page like any other. */
+		ballast_balloon_add(b, page);
+		atomic64_inc(&b->c.pages_inflated);
+		ballast_update_actual(b);
+		return derr;
+	}
+	r->acked = inf.done && def.done;
+	r->used_len = def.used_len;
+	r->timed_out = err == -ETIMEDOUT;
+	r->needs_reset = ballast_needs_reset(b);
+	if (r->acked) {
+		atomic64_inc(&b->c.pages_inflated);
+		atomic64_inc(&b->c.pages_deflated);
+	}
+	if (!r->sent)
+		err = derr;
+out_free:
+	/* Given back by the device, or it was reset: ours again. */
+	__free_page(page);
+	return err;
+}
+
+/*
+ * A driver breaking R-10 on purpose (MUST_TELL_HOST negotiated): a fresh
+ * page inflated (and acked), then deflated the normal way, and written
+ * every BALLAST_TOUCH_MS from the deflate's kick to its ack (writes: how
+ * many times).  A device that holds deflate acks (ballast-vmm's
+ * hold_deflate_ms) sees the page used before it acked the deflate.  The
+ * page is a fresh one, so the balloon is one above its target when the
+ * deflate goes: giving a page back then breaks nothing else (R-5, not
+ * R-7).  It returns to the page allocator on the deflate's ack, or when
+ * the device is reset.
+ */
+static int knob_write_deflating(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct page *page;
+	unsigned long start;
+	long got;
+	int err;
+
+	if (!ballast_has(b, VIRTIO_BALLOON_F_MUST_TELL_HOST))
+		return -EOPNOTSUPP;
+	err = inflate_one(b);
+	if (err)
+		return err;
+	/* ballast_balloon_add() put it first: ballast_leak() takes it. */
+	page = list_first_entry(&b->pages, struct page, lru);
+	r->pfn = page_to_pfn(page);
+	r->nr_pfns = 1;
+	b->touch_page = page;
+	b->touch_writes = 0;
+	start = jiffies;
+	got = ballast_leak(b, 1, GFP_KERNEL);
+	r->writes = b->touch_writes;
+	b->touch_page = NULL;
+	r->wait_ms = jiffies_to_msecs(jiffies - start);
+	ballast_update_actual(b);
+	r->sent = got == 1 || got == -ETIMEDOUT || got == -EIO;
+	r->acked = got == 1;
+	r->timed_out = got == -ETIMEDOUT;
+	r->needs_reset = ballast_needs_reset(b);
+	if (got == 1)
+		return 0;
+	return got < 0 ? got : -EIO;
+}
+
+/*
+ * A driver breaking R-9 on purpose, and R-7 without DEFLATE_ON_OOM: a page
+ * in the balloon (acked) written once without a deflate for it, then one
+ * fresh page inflated so that the device reads the dirty log (at the
+ * inflate it takes) and finds the write.  The written page stays in the
+ * balloon: its contents were the device's to drop and still are, and a
+ * ballooned page is freed through init_on_free/poisoning like any other
+ * once it leaves.  With the balloon at its target when the knob runs, a
+ * device without DEFLATE_ON_OOM sees a page used at its target (R-7); with
+ * MUST_TELL_HOST, also one used before its deflate was acked (R-10).  An
+ * empty balloon gets a page first.  The fresh page leaves again through
+ * the update work.  pfn: the page written; acked: the inflate that
+ * followed.
+ */
+static int knob_write_ballooned(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct page *page;
+	u64 *p;
+	int err;
+
+	if (!b->nr_pages) {
+		err = inflate_one(b);
+		if (err)
+			return err;
+	}
+	page = list_first_entry(&b->pages, struct page, lru);
+	p = kmap_local_page(page);
+	WRITE_ONCE(p[0], page_to_pfn(page));
+	kunmap_local(p);
+	r->writes = 1;
+	err = inflate_one_noted(b, r);
+	r->pfn = page_to_pfn(page);
+	r->nr_pfns = 1;
+	return err;
 }
 
 /*
@@ -479,13 +638,12 @@ out:
 }
 
 /*
- * The next stats answer carries, between known entries, one with a tag no
- * spec defines.  The device MUST ignore unknown tags (D-6) and keep the
- * known ones; here we can see only that it took the buffer and asked again
- * (next_request=1); the host side compares the values it parsed.  Waits up
- * to ack_timeout_ms for the device's request, then as long for the next.
+ * Arm the next stats answer with @how and wait for it to go out, and for
+ * the device's next request after it (next_request=1, acked=1): up to
+ * ack_timeout_ms for each.  pfn: @tag, the tag the answer gets wrong.
  */
-static int knob_stats_unknown_tag(struct ballast *b, struct ballast_inject_result *r)
+static int stats_inject(struct ballast *b, struct ballast_inject_result *r,
+			enum ballast_stats_inject how, u16 tag)
 {
 	unsigned long t = msecs_to_jiffies(ballast_ack_timeout_ms);
 	unsigned long start = jiffies;
@@ -496,7 +654,7 @@ static int knob_stats_unknown_tag(struct ballast *b, struct ballast_inject_resul
 		return -EOPNOTSUPP;
 	spin_lock_irq(&b->stats_lock);
 	b->stats_inject_sent = false;
-	b->stats_inject_armed = BALLAST_STATS_INJ_UNKNOWN;
+	b->stats_inject_armed = how;
 	spin_unlock_irq(&b->stats_lock);
 	/* If the device already handed the buffer back, answer now. */
 	if (READ_ONCE(b->stats_owned))
@@ -515,7 +673,7 @@ static int knob_stats_unknown_tag(struct ballast *b, struct ballast_inject_resul
 	if (!r->sent)
 		return -ETIMEDOUT;	/* the device never asked for stats */
 	r->nr_pfns = 0;
-	r->pfn = BALLAST_STATS_UNKNOWN_TAG;
+	r->pfn = tag;
 	left = wait_event_interruptible_timeout(b->stats_wait,
 				atomic64_read(&b->c.stats_requests) > base ||
 				READ_ONCE(b->dead), t);
@@ -525,6 +683,185 @@ static int knob_stats_unknown_tag(struct ballast *b, struct ballast_inject_resul
 	r->wait_ms = jiffies_to_msecs(jiffies - start);
 	r->needs_reset = ballast_needs_reset(b);
 	return left < 0 ? left : 0;
+}
+
+/*
+ * The next stats answer carries, between known entries, one with a tag no
+ * spec defines.  The device MUST ignore unknown tags (D-6) and keep the
+ * known ones; here we can see only that it took the buffer and asked again
+ * (next_request=1); the host side compares the values it parsed.  Its set
+ * of tags is not the one every other answer has: a referee counts R-22.
+ */
+static int knob_stats_unknown_tag(struct ballast *b, struct ballast_inject_result *r)
+{
+	return stats_inject(b, r, BALLAST_STATS_INJ_UNKNOWN, BALLAST_STATS_UNKNOWN_TAG);
+}
+
+/*
+ * A driver breaking R-20 on purpose: the next stats answer has MEMFREE
+ * twice (the same value; its set of tags is the usual one).
+ */
+static int knob_stats_repeat_tag(struct ballast *b, struct ballast_inject_result *r)
+{
+	return stats_inject(b, r, BALLAST_STATS_INJ_REPEAT, VIRTIO_BALLOON_S_MEMFREE);
+}
+
+/*
+ * A driver breaking R-22 on purpose: the next stats answer leaves CACHES
+ * out, a subset of tags other than every other answer's.  The answers
+ * after it have CACHES again.
+ */
+static int knob_stats_drop_tag(struct ballast *b, struct ballast_inject_result *r)
+{
+	return stats_inject(b, r, BALLAST_STATS_INJ_DROP, VIRTIO_BALLOON_S_CACHES);
+}
+
+/*
+ * A driver breaking R-17 on purpose: while the device holds our stats
+ * buffer, a second one (the same entries as every answer) made available.
+ * The device may give either back whenever it likes; until it has given
+ * back both, the driver answers no request (ballast_stats_request()), so
+ * the device never holds more than these two.  acked: it gave one back
+ * within ack_timeout_ms (ballast-vmm gives back the older at once).
+ */
+static int knob_stats_second(struct ballast *b, struct ballast_inject_result *r)
+{
+	unsigned long start = jiffies;
+	s64 base;
+	long left;
+	int err;
+
+	if (!ballast_has(b, VIRTIO_BALLOON_F_STATS_VQ))
+		return -EOPNOTSUPP;
+	/* An answer on its way goes first: the device then holds ours. */
+	flush_work(&b->stats_work);
+	base = atomic64_read(&b->c.q[BQ_STATS].used_bufs);
+	err = ballast_stats_second(b);
+	if (err)
+		return err;
+	r->sent = true;
+	left = wait_event_interruptible_timeout(b->stats_wait,
+				atomic64_read(&b->c.q[BQ_STATS].used_bufs) > base ||
+				READ_ONCE(b->dead),
+				msecs_to_jiffies(ballast_ack_timeout_ms));
+	r->acked = atomic64_read(&b->c.q[BQ_STATS].used_bufs) > base;
+	r->used_len = atomic64_read(&b->c.q[BQ_STATS].used_len_last);
+	r->wait_ms = jiffies_to_msecs(jiffies - start);
+	r->needs_reset = ballast_needs_reset(b);
+	return left < 0 ? left : 0;
+}
+
+/*
+ * The free page hint knobs use the queue as hint.c's runs do, between
+ * runs: with hint_lock held no run is under way, so the last command the
+ * driver sent, if any, was STOP.
+ */
+static int hint_begin(struct ballast *b)
+{
+	if (!ballast_has(b, VIRTIO_BALLOON_F_FREE_PAGE_HINT))
+		return -EOPNOTSUPP;
+	mutex_lock(&b->hint_lock);
+	if (READ_ONCE(b->dead)) {
+		mutex_unlock(&b->hint_lock);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Send one buffer, wait until the device has used it, and note that in @r. */
+static int hint_send(struct ballast *b, struct ballast_inject_result *r,
+		     struct scatterlist *sg, bool in, void *token)
+{
+	unsigned long start = jiffies;
+	int err;
+
+	err = ballast_hint_add(b, sg, in, token);
+	r->sent = !err;
+	if (!err)
+		err = ballast_hint_flush(b);
+	r->acked = !err;
+	r->used_len = atomic64_read(&b->c.q[BQ_FREE_PAGE].used_len_last);
+	r->wait_ms = jiffies_to_msecs(jiffies - start);
+	r->timed_out = err == -ETIMEDOUT;
+	r->needs_reset = ballast_needs_reset(b);
+	return err;
+}
+
+/*
+ * A driver breaking R-23 on purpose: an 8-byte free page hint command,
+ * STOP twice.  A device that reads it as 4 bytes anyway reads STOP, which
+ * ends no run of ours (none is open), so the knob costs nothing whatever
+ * the device does with it.
+ */
+static int knob_hint_cmd_8_bytes(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct scatterlist sg;
+	int err;
+
+	err = hint_begin(b);
+	if (err)
+		return err;
+	b->hint_id_buf[0] = cpu_to_virtio32(b->vdev, VIRTIO_BALLOON_CMD_ID_STOP);
+	b->hint_id_buf[1] = cpu_to_virtio32(b->vdev, VIRTIO_BALLOON_CMD_ID_STOP);
+	sg_init_one(&sg, b->hint_id_buf, sizeof(b->hint_id_buf));
+	r->nr_pfns = 0;
+	err = hint_send(b, r, &sg, false, b->hint_id_buf);
+	mutex_unlock(&b->hint_lock);
+	return err;
+}
+
+/*
+ * A driver breaking R-24 on purpose: one page hinted with no run open,
+ * after the last run's STOP (or before any id).  The page is one in the
+ * balloon (an empty balloon gets one first): its contents are the
+ * device's already, so whatever the device does with a hint it should
+ * ignore (D-11) costs the guest nothing, and the page stays in the
+ * balloon.  pfn: that page.
+ */
+static int knob_hint_page_after_stop(struct ballast *b, struct ballast_inject_result *r)
+{
+	struct scatterlist sg;
+	struct page *page;
+	int err;
+
+	if (!ballast_has(b, VIRTIO_BALLOON_F_FREE_PAGE_HINT))
+		return -EOPNOTSUPP;
+	if (!b->nr_pages) {
+		err = inflate_one(b);
+		if (err)
+			return err;
+	}
+	err = hint_begin(b);
+	if (err)
+		return err;
+	page = list_first_entry(&b->pages, struct page, lru);
+	sg_init_table(&sg, 1);
+	sg_set_page(&sg, page, PAGE_SIZE, 0);
+	r->pfn = page_to_pfn(page);
+	r->nr_pfns = 1;
+	err = hint_send(b, r, &sg, true, page);
+	mutex_unlock(&b->hint_lock);
+	return err;
+}
+
+/*
+ * A driver breaking R-25 on purpose: arms the next run, which sends its
+ * command id twice before its pages, starting a run with the current id a
+ * second time; the run is otherwise hint.c's own (pages, STOP, the blocks
+ * held until DONE).  Runs start when the device issues a new id, so the
+ * knob returns at once, having sent nothing (sent=0): hint_runs and the
+ * free_page queue's counters say when the run went.
+ */
+static int knob_hint_start_twice(struct ballast *b, struct ballast_inject_result *r)
+{
+	int err;
+
+	err = hint_begin(b);
+	if (err)
+		return err;
+	b->hint_start_twice = true;
+	mutex_unlock(&b->hint_lock);
+	return 0;
 }
 
 /* Not malformed: reset and re-initialise the device (tests recovery). */
@@ -544,10 +881,20 @@ static const struct ballast_knob ballast_knobs[BALLAST_NR_KNOBS] = {
 	{ "chain_prepare", knob_chain_prepare },
 	{ "chain_4097", knob_chain_4097, CHAIN_KEEP_MS },
 	{ "deflate_content", knob_deflate_content },
-	{ "stats_unknown_tag", knob_stats_unknown_tag },
+	{ "stats_unknown_tag", knob_stats_unknown_tag, 0, true },
 	{ "unkicked_inflate", knob_unkicked_inflate },
 	{ "reset_device", knob_reset_device },
 	{ "write_inflight", knob_write_inflight },
+	/* One per driver duty the referee judges: a driver broken on purpose. */
+	{ "deflate_inflight", knob_deflate_inflight },
+	{ "write_deflating", knob_write_deflating },
+	{ "write_ballooned", knob_write_ballooned },
+	{ "stats_second", knob_stats_second, 0, true },
+	{ "stats_repeat_tag", knob_stats_repeat_tag, 0, true },
+	{ "stats_drop_tag", knob_stats_drop_tag, 0, true },
+	{ "hint_cmd_8_bytes", knob_hint_cmd_8_bytes },
+	{ "hint_page_after_stop", knob_hint_page_after_stop },
+	{ "hint_start_twice", knob_hint_start_twice },
 };
 
 static ssize_t ballast_knob_write(struct file *file, const char __user *ubuf,
@@ -557,7 +904,6 @@ static ssize_t ballast_knob_write(struct file *file, const char __user *ubuf,
 	const struct ballast_knob *k = &ballast_knobs[ctx->idx];
 	struct ballast *b = ctx->b;
 	struct ballast_inject_result r = { .content_intact = -1, .buf_intact = -1 };
-	bool stats = k->fn == knob_stats_unknown_tag;
 	int err;
 
 	mutex_lock(&b->inject_lock);
@@ -569,7 +915,7 @@ static ssize_t ballast_knob_write(struct file *file, const char __user *ubuf,
 
 	if (READ_ONCE(b->dead)) {
 		err = -EIO;
-	} else if (stats) {
+	} else if (k->stats) {
 		err = k->fn(b, &r);	/* the stats queue has its own lock */
 	} else {
 		ballast_lock(b);
