@@ -4,8 +4,10 @@
 # driver duty a page broke (vmm/virtio/balloon/referee.h). Each request is
 # held HOLD_MS before its ack, so the window R-12 and R-10 guard is wide
 # enough to catch a driver in it. Linux's driver first, which must break
-# nothing; then ballast.ko's write_inflight knob, a driver that writes a
-# page between queuing it for inflate and the ack, which must be caught.
+# nothing; then ballast.ko's fault knobs, one driver broken on purpose per
+# duty the referee counts (guest-module/README.md), each of which must be
+# caught: write_inflight writes a page between queuing it for inflate and
+# the ack (R-12), and so on down the table below.
 # BALLAST_REFEREE_PROTO=on adds the protocol duties, which need no dirty
 # log: stats polled every second, PAGE_POISON offered (init_on_free=1 makes
 # Linux accept it and write poison_val 0) and a free page hint run. The
@@ -13,13 +15,18 @@
 # R-24, R-25, R-34, R-35); the duties with no deadline in the spec (R-14,
 # R-18, R-19, R-28) it only exposes, and this test awaits them with its own
 # bounds, so a slow guest is late in the readings, not accused by the VMM.
-# BALLAST_REFEREE_PROTO=off boots without those options.
+# BALLAST_REFEREE_PROTO=off boots without those options; the knobs that
+# need the stats queue or free page hinting then skip.
+# DEFLATE_ON_OOM is not offered: a page used in the balloon at its target
+# is then R-7's as well as R-9's (referee.h), so write_ballooned can be
+# caught under both; with it offered only R-9 would be judged.
+# MUST_TELL_HOST is offered for R-10, which needs it.
 # Not a conformance suite of the VMM: the referee is ballast-vmm's own.
 
 VMM=ballast-vmm
 BALLOON_MIB=32
 HOLD_MS=${BALLAST_REFEREE_HOLD_MS:-200}
-# BALLAST_REFEREE=off boots without the referee: the R-12 test must fail.
+# BALLAST_REFEREE=off boots without the referee: the knob tests must fail.
 REFEREE=${BALLAST_REFEREE:-on}
 PROTO=${BALLAST_REFEREE_PROTO:-on}
 # The protocol test's bounds: nested, Linux answers within ~0.1 s.
@@ -114,20 +121,131 @@ referee_clean() {
 		referee_checked r17 r20 r22 r23 r24 r25 r34
 }
 
-@test "a driver that writes a page it queued for inflate before the ack is caught [R-12]" {
-	if linux_driver; then
+INJECT=/sys/kernel/debug/ballast/inject
+
+# knob_driver: ballast.ko bound to the balloon, as the guest booted it or
+# swapped in for Linux's driver by the first knob test (the guest keeps it
+# for the tests after; a fresh guest comes with Linux's again). A failure
+# after this is the driver's: ballast.ko's, on purpose.
+knob_driver() {
+	if ! vm_exec "test -d $INJECT" >/dev/null 2>&1; then
 		run vm_exec "rmmod virtio_balloon"
 		assert_success
 		run vm_load_driver ballast
 		assert_success
 	fi
-	# A failure here is the driver's: ballast.ko's, on purpose.
 	VM_DRIVER=ballast
-	run vm_exec "echo 1 > /sys/kernel/debug/ballast/inject/write_inflight; cat /sys/kernel/debug/ballast/inject/result"
+}
+
+# referee_evidence CLAUSE: the first PFNs (page duties) or values
+# (protocol duties) the referee kept for CLAUSE (r12, r17, ...).
+referee_evidence() {
+	ballast_ctl '{"cmd":"query"}' | jq -c --arg k "$1" '.referee | (.[$k + "_pfns"] // .[$k + "_values"])'
+}
+
+# knob_fire KNOB CLAUSE: fire ballast.ko's fault knob KNOB once, its
+# result to the TAP stream; KNOB_BEFORE gets the referee's CLAUSE count
+# (r12, ...) from before it: the counts are the file's, not the test's.
+KNOB_BEFORE=0
+knob_fire() {
+	local knob=$1 clause=$2
+	knob_driver
+	KNOB_BEFORE=$(referee "${clause}_violations") || KNOB_BEFORE=0
+	[[ $KNOB_BEFORE =~ ^[0-9]+$ ]] || KNOB_BEFORE=0
+	run vm_exec "echo 1 > $INJECT/$knob; cat $INJECT/result"
 	echo "$output"
 	assert_success
-	echo "# $(grep -E '^(acked|wait_ms|writes|pfn) ' <<<"$output" | tr '\n' ' ')" >&3
-	await 10 R-12 "the referee counts the page written between the inflate taken and its ack" \
-		"referee r12_violations" -gt 0
-	echo "# r12_violations $(referee r12_violations), first PFNs $(referee r12_pfns | jq -c .)" >&3
+	echo "# $knob: $(grep -E '^(ret|sent|acked|wait_ms|timed_out|reset|writes|pfn|next_request) ' <<<"$output" | tr '\n' ' ')" >&3
+}
+
+# knob_await TAG CLAUSE WHAT [SECS]: the referee's CLAUSE count rises above
+# KNOB_BEFORE within SECS (10); the count and its evidence to the TAP
+# stream. Without the referee there is no count: the await fails.
+knob_await() {
+	local tag=$1 clause=$2 what=$3 secs=${4:-10}
+	await "$secs" "$tag" "$what" "referee ${clause}_violations" -gt "$KNOB_BEFORE"
+	echo "# ${clause}_violations $(referee "${clause}_violations") (was $KNOB_BEFORE), first $(referee_evidence "$clause")" >&3
+}
+
+# knob_caught KNOB TAG CLAUSE WHAT [SECS]: knob_fire, then knob_await.
+knob_caught() {
+	knob_fire "$1" "$3"
+	knob_await "$2" "$3" "$4" "${5:-10}"
+}
+
+# proto_knob: the knobs of the stats queue and free page hinting need the
+# features BALLAST_REFEREE_PROTO=on offers.
+proto_knob() {
+	[ "$PROTO" = on ] || skip "BALLAST_REFEREE_PROTO=off: no stats queue, no free page hinting"
+}
+
+@test "a driver that writes a page it queued for inflate before the ack is caught [R-12]" {
+	knob_caught write_inflight R-12 r12 \
+		"the referee counts the page written between the inflate taken and its ack"
+}
+
+@test "a driver that deflates a page whose inflate is not acked yet is caught [R-13]" {
+	knob_caught deflate_inflight R-13 r13 \
+		"the referee counts the deflate of a page whose inflate it took and holds ${HOLD_MS} ms"
+}
+
+@test "a driver that writes a page after queuing its deflate and before the ack is caught [R-10]" {
+	knob_caught write_deflating R-10 r10 \
+		"the referee counts the page written before its deflate was acked (MUST_TELL_HOST)"
+}
+
+@test "a driver that writes a page in the balloon without deflating it is caught [R-9]" {
+	knob_caught write_ballooned R-9 r9 \
+		"the referee counts the page written in the balloon with no deflate for it"
+}
+
+@test "a driver that writes a page in the balloon at its target without DEFLATE_ON_OOM is caught [R-7]" {
+	# At the target (actual = num_pages) the written page is one taken
+	# from the balloon where R-7 forbids it; the balloon goes back after.
+	knob_driver
+	vm_resize 1 120
+	knob_caught write_ballooned R-7 r7 \
+		"the referee counts the page used from the balloon at its target"
+	vm_resize 0 120
+}
+
+@test "a driver that makes a second stats buffer available while the device holds one is caught [R-17]" {
+	proto_knob
+	knob_caught stats_second R-17 r17 \
+		"the referee counts the second stats buffer taken while it held one"
+}
+
+@test "a driver that answers stats with one tag twice is caught [R-20]" {
+	proto_knob
+	knob_caught stats_repeat_tag R-20 r20 \
+		"the referee counts the stats buffer with a repeated tag"
+}
+
+@test "a driver that answers stats with another subset of tags is caught [R-22]" {
+	proto_knob
+	knob_caught stats_drop_tag R-22 r22 \
+		"the referee counts the stats buffer whose tags differ from the first one's"
+}
+
+@test "a driver that sends an 8-byte free page hint command is caught [R-23]" {
+	proto_knob
+	knob_caught hint_cmd_8_bytes R-23 r23 \
+		"the referee counts the hint command that is not 4 bytes"
+}
+
+@test "a driver that hints a page with no run open is caught [R-24]" {
+	proto_knob
+	knob_caught hint_page_after_stop R-24 r24 \
+		"the referee counts the page hinted after STOP"
+}
+
+@test "a driver that starts a hint run twice with the current id is caught [R-25]" {
+	proto_knob
+	# The knob arms the driver's next run; the device's next id starts it.
+	knob_fire hint_start_twice r25
+	run ballast_ctl '{"cmd":"hint","action":"start"}'
+	assert_success
+	knob_await R-25 r25 "the referee counts the run started a second time with the current id" \
+		"$PROTO_SECS"
+	echo "# $(vm_exec "grep -E '^(hint_runs|free_page_descs|free_page_used_bufs) ' /sys/kernel/debug/ballast/status" | tr '\n' ' ')" >&3
 }
