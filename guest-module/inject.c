@@ -222,7 +222,8 @@ static int knob_write_inflight(struct ballast *b, struct ballast_inject_result *
  * The page is the knob's own and is freed afterwards: the device gave it
  * back (both acked) or was reset.  If the deflate could not be sent, the
  * page joins the balloon on the inflate's ack as any inflated page.
- * wait_ms: from the inflate's kick to the deflate's ack.
+ * sent: the deflate went; acked: both came back; wait_ms: from the
+ * inflate's kick to the deflate's ack.
  */
 static int knob_deflate_inflight(struct ballast *b, struct ballast_inject_result *r)
 {
