@@ -59,6 +59,8 @@ fi
 # The adapter says what the VMM offers and whether it can run here at all.
 # shellcheck source=bats/helpers/lib.bash
 source "$bats_dir/helpers/lib.bash" || exit 2
+# shellcheck source=cells.bash
+source selftests/cells.bash || exit 2
 if declare -F vmm_check >/dev/null && ! why=$(vmm_check 2>&1); then
 	echo "1..1"
 	echo "ok 1 - $vmm # SKIP $why"
@@ -74,10 +76,8 @@ if [ -z "$kernels" ]; then
 		candidates=generic
 		offers acpi && candidates="cloud generic"
 	fi
-	for k in $candidates; do
-		# guest_image_dir succeeds only for an image that is built.
-		GUEST_KERNEL=$k guest_image_dir >/dev/null 2>&1 && kernels+=" $k"
-	done
+	# shellcheck disable=SC2086 # a list of names
+	kernels=$(conformance_kernels $candidates)
 	[ "${CONFORMANCE_QUICK:-}" = 1 ] && read -r kernels _ <<<"$kernels"
 fi
 drivers=${CONFORMANCE_DRIVERS:-virtio_balloon ballast.ko}
@@ -94,61 +94,9 @@ jobs=${CONFORMANCE_JOBS:-$(nproc)}
 
 where=$(ballast_where) || exit 2
 
-# cell_run CMD...: one cell's bats run, at most cell_limit seconds. Where the
-# VMM runs nested, the cell's files share one test host of the cell's own
-# (a boot saved per file), unless the caller shares one already (make check).
-cell_run() {
-	if [ "$where" != nested ] || [ "${TH_SHARED:-}" = 1 ]; then
-		timeout -k 30 "$cell_limit" "$@"
-		return
-	fi
-	(
-		# For testhost_boot: a directory of its own, a life as long as the cell's.
-		# shellcheck disable=SC2034
-		TH_DIR='' TESTHOST_MAX_SECONDS=$((cell_limit + 300))
-		# Ended by a signal, this shell passes it on to the run (timeout
-		# hands it to bats) before it stops the test host.
-		trap 'kill -TERM ${run_pid:-} 2>/dev/null; testhost_stop' EXIT
-		testhost_share || { echo "# $vmm: the cell's test host did not come up"; exit 1; }
-		timeout -k 30 "$cell_limit" "$@" &
-		run_pid=$!
-		wait "$run_pid"
-	)
-}
-
-# cell LOG HEADER CMD...: one cell. With one job its TAP goes straight out;
-# with more, at most $jobs run at once, each into LOG, printed whole (under
-# a lock) when it ends, and its status lands in LOG.rc for the end of the
-# run. Either way the cell is a job of this shell, so the trap below ends it.
-rc=0 runs=() cell_logs=()
-cell() {
-	local log=$1 header=$2
-	shift 2
-	if [ "$jobs" -le 1 ]; then
-		echo "$header"
-		cell_run "$@" 3>&- &
-		wait $! || rc=1
-		return
-	fi
-	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
-		wait -n
-	done
-	cell_logs+=("$log")
-	(
-		{
-			echo "$header"
-			cell_run "$@"
-			echo $? >"$log.rc"
-		} >"$log" 2>&1
-		flock "$report/.print" cat "$log"
-	) 3>&- &
-}
-# However the run ends, no cell outlives it: each one's timeout passes the
-# signal on to its bats.
-trap 'for p in $(jobs -rp); do pkill -TERM -P "$p"; kill "$p"; done 2>/dev/null' EXIT
+cells_init
 
 for kernel in $kernels; do
-	img=$(GUEST_KERNEL=$kernel guest_image_dir) || exit 2
 	for driver in $drivers; do
 		case $driver in
 		virtio_balloon) files=("${linux_suites[@]}") vm_driver=virtio_balloon ;;
@@ -156,21 +104,10 @@ for kernel in $kernels; do
 		*) echo "unknown driver '$driver' (virtio_balloon, ballast.ko)" >&2; exit 2 ;;
 		esac
 		run=$report/runs/$driver-$kernel
-		rm -rf "$run" && mkdir -p "$run/junit" "$run/traces"
-		{
-			echo "vmm=$vmm"
-			echo "driver=$driver"
-			echo "kernel=$(cat "$img/kver" 2>/dev/null || echo "$kernel") ($kernel)"
-			echo "offers=\"$(echo $VMM_OFFERS)\""
-		} >"$run/meta"
 		# Traces cost two more round trips a poll: the full run's only.
 		traces=$run/traces
 		[ "${CONFORMANCE_QUICK:-}" = 1 ] && traces=
-		cell "$run/tap" "# $vmm, $driver, $kernel guest kernel: $run" \
-			env GUEST_KERNEL="$kernel" VM_DRIVER="$vm_driver" BALLAST_TRACE_DIR="$traces" \
-			BALLAST_CHECK_LOG="$run/checks.jsonl" \
-			bats --tap --timing --report-formatter junit --output "$run/junit" "${files[@]/%/.bats}"
-		runs+=("$run")
+		cell_bats "$run" "$kernel" "$driver" "$vm_driver" "$traces" "${files[@]}" || exit 2
 	done
 done
 
@@ -184,19 +121,8 @@ if [ "${CONFORMANCE_QUICK:-}" != 1 ] && [ -z "${CONFORMANCE_FILES:-}" ] && [ -d 
 		env GUEST_KERNEL="$first_kernel" bats --tap --timing "$bats_dir/$vmm"/*.bats
 fi
 
-# With several jobs: every cell has printed its TAP once it has ended.
-wait
-for log in "${cell_logs[@]}"; do
-	[ "$(cat "$log.rc" 2>/dev/null)" = 0 ] || rc=1
-done
-
-# bats writes its JUnit file from a process of its own: wait until whole.
-for run in "${runs[@]}"; do
-	for _ in $(seq 100); do
-		grep -qs '</testsuites>' "$run/junit/report.xml" && break
-		sleep 0.1
-	done
-done
+# Every cell has ended, and its JUnit is whole.
+cells_wait
 if [ ${#runs[@]} -gt 0 ]; then
 	# The adapter may say which version of the VMM ran (one line).
 	version=()
