@@ -33,6 +33,7 @@ PROTO=${BALLAST_REFEREE_PROTO:-on}
 PROTO_SECS=${BALLAST_REFEREE_PROTO_SECS:-30}
 
 load ../helpers/one_guest
+load ../helpers/referee
 
 setup_file() {
 	local extra="referee=$REFEREE,hold_inflate_ms=$HOLD_MS,hold_deflate_ms=$HOLD_MS"
@@ -44,34 +45,6 @@ setup_file() {
 		export VM_CMDLINE_EXTRA=init_on_free=1
 	fi
 	BALLAST_BALLOON_EXTRA=$extra vm_start 512 "$opts"
-}
-
-# referee KEY: one of query's referee values (r12_violations, log_reads,
-# stats_used, balloon_pages_exact, ...); true and false as words (jq -e
-# alone would fail on false).
-referee() {
-	ballast_ctl '{"cmd":"query"}' | jq -er ".referee.$1 | tostring"
-}
-
-# referee_gap: actual minus the pages in the device's balloon (R-14's
-# reading; one query, so both are of the same moment).
-referee_gap() {
-	ballast_ctl '{"cmd":"query"}' | jq -er '.referee | .actual - .balloon_pages'
-}
-
-# referee_checked CLAUSE...: each protocol duty named (r17 ...) was judged
-# at least once, or the ones that were not.
-referee_checked() {
-	ballast_ctl '{"cmd":"query"}' |
-		jq -e --arg want "$*" '.referee as $r | [$want | split(" ")[] | select(($r[. + "_checks"] // 0) == 0)] |
-			if length == 0 then true else (join(" ") | "never judged: \(.)" | halt_error(1)) end'
-}
-
-# referee_clean: every clause's count is 0, or the counts that are not.
-referee_clean() {
-	ballast_ctl '{"cmd":"query"}' |
-		jq -e '.referee | to_entries | map(select((.key | endswith("_violations")) and .value != 0)) |
-			if length == 0 then true else (from_entries | tostring | halt_error(1)) end'
 }
 
 @test "Linux's driver inflates and deflates $BALLOON_MIB MiB, acked ${HOLD_MS} ms late, breaking no duty the referee watches [R-7, R-9, R-10, R-12, R-13]" {
@@ -135,12 +108,6 @@ knob_driver() {
 		assert_success
 	fi
 	VM_DRIVER=ballast
-}
-
-# referee_evidence CLAUSE: the first PFNs (page duties) or values
-# (protocol duties) the referee kept for CLAUSE (r12, r17, ...).
-referee_evidence() {
-	ballast_ctl '{"cmd":"query"}' | jq -c --arg k "$1" '.referee | (.[$k + "_pfns"] // .[$k + "_values"])'
 }
 
 # knob_fire KNOB CLAUSE: fire ballast.ko's fault knob KNOB once, its
