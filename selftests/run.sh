@@ -204,6 +204,7 @@ direct_pid=$!
 		run_suite fuzz vmm/fuzz/run.sh "$BUILD/fuzz" "${FUZZ_SECONDS:-5}" 1
 	fi
 	run_suite report selftests/report/test_mkreport.sh
+	run_suite report-driver selftests/report/test_mkdriver.sh
 	# make bench's sampler, on the /proc and reply texts it parses.
 	[ -x "$BUILD/bench/test_sampler" ] && run_suite bench-sampler "$BUILD/bench/test_sampler"
 	run_suite lint selftests/lint.sh

@@ -108,7 +108,8 @@ def read_reports(root, outdir):
     vmms = []
     for name in sorted(os.listdir(root)):
         path = os.path.join(root, name)
-        if name.startswith(".") or name == "index" or not os.path.isdir(path) \
+        # driver-*: a driver's report (mkdriver.py), not a VMM's.
+        if name.startswith((".", "driver-")) or name == "index" or not os.path.isdir(path) \
                 or os.path.realpath(path) == os.path.realpath(outdir):
             continue
         try:
