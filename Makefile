@@ -28,6 +28,11 @@
 #                     generic 6.1, 6.12 and 7, Debian 13's 7.x); the verdict
 #                     in build/report/NAME/, and build/report/index.{md,html}
 #                     remade
+#   make conformance-driver DRIVER=virtio_balloon|ballast.ko   the driver
+#                     suite for that driver on ballast-vmm with its referee on,
+#                     over the guest kernels built among generic 6.1, 6.12 and 7
+#                     (or CONFORMANCE_KERNELS); the driver's verdict per R-clause
+#                     and kernel in build/report/driver-DRIVER/
 #   make report-index every VMM's verdict per clause side by side, a column
 #                     per VMM, from the reports in build/report/ (runs
 #                     nothing): build/report/index.md and index.html
@@ -52,7 +57,7 @@ ifneq ($(V),1)
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all deps qemu10 vmm vmm-asan sanitize hardening bench bench-tools fuzz-targets fuzz guest check conformance report-index soak kvmtool suite-deps demo demo-auto clean FORCE
+.PHONY: all deps qemu10 vmm vmm-asan sanitize hardening bench bench-tools fuzz-targets fuzz guest check conformance conformance-driver report-index soak kvmtool suite-deps demo demo-auto clean FORCE
 all: guest images vmm
 
 include images/images.mk
@@ -139,6 +144,17 @@ conformance: suite-deps
 	@test -n "$(VMM)" || { echo "make conformance: name the VMM, e.g. VMM=qemu (adapters: $(notdir $(basename $(wildcard selftests/bats/adapters/*.bash))))" >&2; exit 2; }
 	@$(MAKE) guest images GUEST_KERNELS="$(CONFORMANCE_KERNELS)"
 	@BUILD=$(BUILD) CONFORMANCE_KERNELS="$(CONFORMANCE_KERNELS)" selftests/conformance.sh $(VMM)
+
+# The driver's conformance on ballast-vmm's referee. DRIVER and the kernels
+# are checked before anything is built (one line, exit 2); kernels named in
+# CONFORMANCE_KERNELS get their images built, by default the script takes
+# those already built (make images-all for 6.12 and 7).
+DRIVER_KERNELS = $(if $(filter file undefined,$(origin CONFORMANCE_KERNELS)),,CONFORMANCE_KERNELS="$(CONFORMANCE_KERNELS)")
+conformance-driver:
+	@$(DRIVER_KERNELS) selftests/conformance-driver.sh --check "$(DRIVER)"
+	@$(MAKE) suite-deps
+	@$(if $(DRIVER_KERNELS),$(MAKE) guest images GUEST_KERNELS="$(CONFORMANCE_KERNELS)",true)
+	@BUILD=$(BUILD) $(DRIVER_KERNELS) selftests/conformance-driver.sh "$(DRIVER)"
 
 # The index of every VMM's report (conformance remakes it after each run).
 report-index:
