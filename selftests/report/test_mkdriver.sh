@@ -14,36 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 MKDRIVER=${MKDRIVER:-$here/mkdriver.py}
 MKINDEX=${MKINDEX:-$here/mkindex.py}
 fx=$here/fixtures
-
-if ! command -v bats >/dev/null; then
-	echo "1..0 # SKIP bats is not installed (make deps)"
-	exit 0
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-n=0 failed=0
-check() {
-	local desc=$1
-	shift
-	n=$((n + 1))
-	if ("$@") >"$tmp/check.out" 2>&1; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		sed 's/^/# /' "$tmp/check.out"
-		failed=$((failed + 1))
-	fi
-}
-has() {
-	grep -qF -- "$2" "$1" && return 0
-	echo "no '$2' in $1:"
-	cat "$1"
-	return 1
-}
-hasnt() {
-	! grep -qF -- "$2" "$1" || { echo "'$2' is in $1"; return 1; }
-}
+# shellcheck source=tap_check.bash
+source "$here/tap_check.bash"
 
 # run_cell KERNEL LABEL KVER: the fixture under FX_KERNEL=KERNEL into
 # $tmp/LABEL, as selftests/cells.bash makes a cell.
@@ -116,5 +88,4 @@ check "mkindex.py does not read a driver report (build/report/driver-*) as a VMM
 	eval 'mkdir -p "$tmp/report/qemu" && cp "$fx/index-qemu.json" "$tmp/report/qemu/verdicts.json" &&
 	      "$MKINDEX" "$tmp/report" 2>"$tmp/e" && hasnt "$tmp/report/index.md" "driver-" && [ ! -s "$tmp/e" ]'
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end

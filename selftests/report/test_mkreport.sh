@@ -15,46 +15,8 @@ MKREPORT=${MKREPORT:-$here/mkreport.py}
 SOAK=${SOAK:-$here/soak.py}
 MKINDEX=${MKINDEX:-$here/mkindex.py}
 fx=$here/fixtures
-
-if ! command -v bats >/dev/null; then
-	echo "1..0 # SKIP bats is not installed (make deps)"
-	exit 0
-fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-n=0 failed=0
-# check DESCRIPTION COMMAND...: one TAP line; the command's output as
-# diagnostics when it fails. The command runs in a subshell: an `exit` in
-# it ends the check, not the script.
-check() {
-	local desc=$1
-	shift
-	n=$((n + 1))
-	if ("$@") >"$tmp/check.out" 2>&1; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		sed 's/^/# /' "$tmp/check.out"
-		failed=$((failed + 1))
-	fi
-}
-skip_check() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
-
-# has FILE TEXT: FILE holds TEXT as a fixed string (shows the file if not).
-has() {
-	grep -qF -- "$2" "$1" && return 0
-	echo "no '$2' in $1:"
-	cat "$1"
-	return 1
-}
-hasnt() {
-	! grep -qF -- "$2" "$1" || { echo "'$2' is in $1"; return 1; }
-}
+# shellcheck source=tap_check.bash
+source "$here/tap_check.bash"
 # status WANT COMMAND...: COMMAND exits WANT and prints exactly one line
 # on stderr.
 status() {
@@ -458,5 +420,4 @@ check "index: every cell's link lands on a clause's id in the VMM's report.html 
 	      while read -r id; do has "$tmp/ixreal/qemu/report.html" "id=\"$id\"" >/dev/null && has "$tmp/ixreal/qemu/report.md" "<a id=\"$id\"></a>" >/dev/null ||
 	          { echo "no id $id in qemu/report.html or report.md"; exit 1; }; done <"$tmp/ids"'
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_end
