@@ -42,13 +42,17 @@ struct balloon_config {
 
 	/*
 	 * Driver-side conformance (referee.h, ack.c): judge the driver's
-	 * duties with KVM's dirty log; keep each inflate or deflate request
-	 * this long before acking it, which widens the window the referee
-	 * watches (a device may use buffers whenever it likes).
+	 * duties with KVM's dirty log; keep each inflate, deflate, free page
+	 * report or hint in-buffer this long before acking it, which widens
+	 * the window the referee watches (a device may use buffers whenever
+	 * it likes); ack_reverse: held buffers go used newest first.
 	 */
 	bool referee;
 	u64 hold_inflate_ms;
 	u64 hold_deflate_ms;
+	u64 hold_report_ms;
+	u64 hold_hint_ms;
+	bool ack_reverse;
 
 	/* Auto-ballooning (auto.h): off unless auto is on. */
 	bool auto_on;

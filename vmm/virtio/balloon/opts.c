@@ -44,7 +44,8 @@ const char balloon_opts_help[] =
 "                       that deflates by itself is followed and left alone for\n"
 "                       auto_backoff. With free_page_hint, pressure starts a\n"
 "                       hint run first (at most one per auto_relax).\n"
-"  --balloon referee=on,hold_inflate_ms=N,hold_deflate_ms=N\n"
+"  --balloon referee=on,hold_inflate_ms=N,hold_deflate_ms=N,hold_report_ms=N,\n"
+"            hold_hint_ms=N,ack_order=fifo|reverse\n"
 "                       driver-side conformance, for testing guest drivers.\n"
 "                       referee: read KVM's dirty log at every inflate and\n"
 "                       deflate request taken and acked, and count the pages\n"
@@ -55,10 +56,20 @@ const char balloon_opts_help[] =
 "                       R-9 written in the balloon with no deflate, R-7\n"
 "                       taken at the target without deflate_on_oom. Not with\n"
 "                       free_page_hint's hint_release (one dirty log).\n"
-"                       hold_inflate_ms, hold_deflate_ms: ack each request N\n"
-"                       ms (0..10000, default 0) after taking it, as a device\n"
-"                       may use buffers when it likes: the window R-12 (R-10)\n"
-"                       forbids the driver to touch the pages in grows to N.\n"
+"                       hold_inflate_ms, hold_deflate_ms, hold_report_ms,\n"
+"                       hold_hint_ms: ack each inflate, deflate, free page\n"
+"                       report or hint page buffer N ms (0..10000, default 0)\n"
+"                       after taking it, as a device may use buffers when it\n"
+"                       likes: the window R-12 (R-10) forbids the driver to\n"
+"                       touch the pages in grows to N; a driver must wait for\n"
+"                       each ack it needs and not stall the rest meanwhile.\n"
+"                       ack_order=reverse: requests held on one queue go used\n"
+"                       newest first (once the oldest is due, all of them), as\n"
+"                       a device may use buffers in any order; each request\n"
+"                       must still wait for its own ack (R-12, R-13, R-10).\n"
+"                       Linux has one inflate or deflate and one report out\n"
+"                       at a time: only its hint buffers, or a driver that\n"
+"                       batches, see the order.\n"
 "                       The referee also counts protocol duties broken at the\n"
 "                       moment it sees them: stats R-17, R-20, R-22; free page\n"
 "                       hint R-23, R-24, R-25; poison_val R-34, R-35. Those\n"
@@ -148,7 +159,7 @@ static int balloon_opt_error(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-enum balloon_opt_kind { OPT_SIZE, OPT_SWITCH, OPT_INTERVAL, OPT_HOLD_MS };
+enum balloon_opt_kind { OPT_SIZE, OPT_SWITCH, OPT_INTERVAL, OPT_HOLD_MS, OPT_ORDER };
 
 struct balloon_opt {
 	const char *key;
@@ -176,6 +187,9 @@ static const struct balloon_opt balloon_opts[] = {
 	OPT("referee", OPT_SWITCH, referee),
 	OPT("hold_inflate_ms", OPT_HOLD_MS, hold_inflate_ms),
 	OPT("hold_deflate_ms", OPT_HOLD_MS, hold_deflate_ms),
+	OPT("hold_report_ms", OPT_HOLD_MS, hold_report_ms),
+	OPT("hold_hint_ms", OPT_HOLD_MS, hold_hint_ms),
+	OPT("ack_order", OPT_ORDER, ack_reverse),
 };
 #undef OPT
 
@@ -224,6 +238,12 @@ static int balloon_set_opt(const struct balloon_opt *o, const char *val,
 			return balloon_opt_error(err, errlen,
 				"--balloon: %s: '%s' is not a number of milliseconds in 0..%d",
 				o->key, val, BALLOON_MAX_HOLD_MS);
+		return 0;
+	case OPT_ORDER:
+		if (strcmp(val, "fifo") && strcmp(val, "reverse"))
+			return balloon_opt_error(err, errlen,
+				"--balloon: %s: expected fifo or reverse, got '%s'", o->key, val);
+		*(bool *)field = !strcmp(val, "reverse");
 		return 0;
 	}
 	return -EINVAL;
