@@ -934,6 +934,37 @@ static void test_referee_rest(void)
 	       "R-14: a reset starts an exact count again");
 }
 
+/* R-38 through the device: a report is read at its pop and at its ack. */
+static void test_referee_report(void)
+{
+	struct vqdrv_buf sg = { 8 * SZ_1M, 2 * SZ_1M, true };
+	json_t *o;
+
+	start("referee=on,free_page_reporting=on", BIT(BALLOON_F_PAGE_REPORTING), SZ_4K, false);
+	balloon_set_dirty_ops(vdev, &fake_dirty_ops, NULL);
+	memset(&fake_log, 0, sizeof(fake_log));
+	activate();
+	/* Read 1 at the first report's pop: the page was written, then freed and reported. */
+	fake_log.written_first = ((8 * SZ_1M) >> 12) + 5;
+	fake_log.written_nr = 1;
+	fake_log.written_at_read = 1;
+	vqdrv_add(&drv[2], &sg, 1);
+	kick(2);
+	tap_ok(fake_log.reads == 2 && referee_count("r38_violations") == 0,
+	       "R-38: a report read at pop and ack; a write before the pop is none");
+	/* Read 4: the second report's ack. */
+	fake_log.written_at_read = 4;
+	vqdrv_add(&drv[2], &sg, 1);
+	kick(2);
+	o = balloon_referee_json(vdev);
+	tap_ok(json_integer_value(json_object_get(o, "r38_violations")) == 1 &&
+	       json_integer_value(json_array_get(json_object_get(o, "r38_pfns"), 0)) ==
+	       (json_int_t)fake_log.written_first,
+	       "R-38: a reported page written before the ack: counted, its PFN shown");
+	json_decref(o);
+	balloon_set_dirty_ops(vdev, NULL, NULL);
+}
+
 /* ---- held acks: their timer runs on an I/O loop, on a thread ---- */
 
 static void *loop_main(void *arg __unused)
@@ -1083,6 +1114,7 @@ int main(void)
 	test_referee_stats();
 	test_referee_hint();
 	test_referee_rest();
+	test_referee_report();
 	test_hold_report_hint();
 	test_ack_order();
 	balloon_destroy(vdev);

@@ -100,10 +100,17 @@ static void balloon_referee_judge(struct balloon *b)
 	balloon_referee_log(b, before);
 }
 
-/* The queues whose requests the referee watches: inflate and deflate. */
+/* The queues whose requests the referee watches: inflate, deflate, reporting. */
 static bool balloon_ack_watched(unsigned int lq)
 {
-	return lq == BALLOON_VQ_INFLATE || lq == BALLOON_VQ_DEFLATE;
+	return lq == BALLOON_VQ_INFLATE || lq == BALLOON_VQ_DEFLATE || lq == BALLOON_VQ_REPORTING;
+}
+
+static enum referee_req_kind balloon_ack_kind(unsigned int lq)
+{
+	if (lq == BALLOON_VQ_DEFLATE)
+		return REFEREE_REQ_DEFLATE;
+	return lq == BALLOON_VQ_REPORTING ? REFEREE_REQ_REPORT : REFEREE_REQ_INFLATE;
 }
 
 /* The stats buffer is not here: the device holds it until its next request anyway. */
@@ -128,19 +135,19 @@ void balloon_ack_open(struct balloon *b, unsigned int lq, u16 head)
 	b->cur = (struct balloon_ack){
 		.head = head,
 		.in_balloon = b->ballooned.nr_set,
-		.req.inflate = lq == BALLOON_VQ_INFLATE,
+		.req.kind = balloon_ack_kind(lq),
 	};
 	if (!b->referee || !balloon_ack_watched(lq))
 		return;
 	balloon_referee_read(b);
 	/*
-	 * Writes up to an inflate's pop are judged before its pages are in
-	 * flight: a write the driver made after queuing a page but before we
-	 * popped it cannot be told from one before it queued the page. A
-	 * deflate's are judged at its ack, once its own pages have been
-	 * looked at (balloon_ack_note).
+	 * Writes up to an inflate's (a report's) pop are judged before its
+	 * pages are in flight: a write the driver made after queuing a page
+	 * but before we popped it cannot be told from one before it queued the
+	 * page. A deflate's are judged at its ack, once its own pages have
+	 * been looked at (balloon_ack_note).
 	 */
-	if (lq == BALLOON_VQ_INFLATE)
+	if (lq != BALLOON_VQ_DEFLATE)
 		balloon_referee_judge(b);
 }
 
@@ -155,6 +162,23 @@ void balloon_ack_note(struct balloon *b, const u32 *pfns, size_t n)
 	balloon_referee_view(b, &v);
 	referee_req_add(b->referee, &b->cur.req, pfns, n, &v);
 	balloon_referee_log(b, before);
+}
+
+/* The whole pages of a reported range, in batches, as balloon_ack_note. */
+void balloon_ack_note_range(struct balloon *b, u64 gpa, u64 len)
+{
+	u64 pfn = (gpa + PFN_SIZE - 1) >> PFN_SHIFT, end = (gpa + len) >> PFN_SHIFT;
+	size_t n = 0;
+
+	if (!b->referee)
+		return;
+	for (; pfn < end; pfn++) {
+		b->pfns[n++] = pfn;
+		if (n == ARRAY_SIZE(b->pfns) || pfn + 1 == end) {
+			balloon_ack_note(b, b->pfns, n);
+			n = 0;
+		}
+	}
 }
 
 /* Right before the push: the last writes of the window, then out of flight. */

@@ -150,11 +150,12 @@ void balloon_hint_free(struct balloon *b);
 /*
  * ack.c. Around each chain of every queue but stats: open before it is
  * read, note each batch of PFNs of an inflate or deflate checked to be RAM
- * before the bitmap changes, then ack: true if the request is held (pushed
+ * before the bitmap changes (each range of a report: note_range), then ack: true if the request is held (pushed
  * later by the timer), false if the caller pushes it now.
  */
 void balloon_ack_open(struct balloon *b, unsigned int lq, u16 head);
 void balloon_ack_note(struct balloon *b, const u32 *pfns, size_t n);
+void balloon_ack_note_range(struct balloon *b, u64 gpa, u64 len);
 bool balloon_ack(struct balloon *b, unsigned int lq);
 int balloon_ack_init(struct balloon *b);
 /* The driver started (log on) or the device reset (held requests dropped). */

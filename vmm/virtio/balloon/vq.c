@@ -337,6 +337,7 @@ static void balloon_handle_reporting(struct balloon *b)
 	for (i = 0; i < c->nr_bufs; i++) {
 		b->m.reported_ranges++;
 		b->m.reported_bytes += c->bufs[i].len;
+		balloon_ack_note_range(b, c->bufs[i].gpa, c->bufs[i].len);
 		balloon_release_gpa(b, c->bufs[i].gpa, c->bufs[i].len);
 	}
 }
