@@ -965,6 +965,39 @@ static void test_referee_report(void)
 	balloon_set_dirty_ops(vdev, NULL, NULL);
 }
 
+static unsigned int needs_reset_calls;
+
+static void fake_set_needs_reset(struct virtio_device *v __unused)
+{
+	needs_reset_calls++;
+}
+
+/* The stress through the device: empty config interrupts, NEEDS_RESET. */
+static void test_stress(void)
+{
+	u16 head;
+
+	start("", 0, SZ_4K, false);
+	tap_eq(balloon_stress_config_notify(vdev, 3), (u64)-ENODEV,
+	       "stress: nothing before DRIVER_OK");
+	activate();
+	tap_ok(!balloon_stress_config_notify(vdev, 3) && config_irqs == 3 &&
+	       M(config_interrupts) == 3 && cfg_read(0) == 0,
+	       "stress config_notify 3: three interrupts, num_pages unchanged");
+	tap_eq(balloon_stress_needs_reset(vdev), (u64)-EOPNOTSUPP,
+	       "stress needs_reset: no transport bit, refused");
+	vdev->set_needs_reset = fake_set_needs_reset;
+	tap_ok(!balloon_stress_needs_reset(vdev) && needs_reset_calls == 1 && config_irqs == 4 &&
+	       state().needs_reset && M(needs_reset_raised) == 1,
+	       "stress needs_reset: the bit set, then a config interrupt (2.1.1)");
+	head = send_run(0, PAGES_PFN, 4);
+	tap_ok(acked(0, head), "stress needs_reset: the device still serves its queues");
+	device_reset();
+	tap_ok(!state().needs_reset && M(device_resets) == 1, "stress needs_reset: a reset clears it");
+	balloon_set_num_pages(vdev, 0xffffffff);
+	tap_eq(cfg_read(0), 0xffffffff, "num_pages: any u32, above guest RAM too");
+}
+
 /* ---- held acks: their timer runs on an I/O loop, on a thread ---- */
 
 static void *loop_main(void *arg __unused)
@@ -1115,6 +1148,7 @@ int main(void)
 	test_referee_hint();
 	test_referee_rest();
 	test_referee_report();
+	test_stress();
 	test_hold_report_hint();
 	test_ack_order();
 	balloon_destroy(vdev);

@@ -30,6 +30,7 @@ struct balloon {
 	u64 accepted;
 	bool features_ok;
 	bool driver_ok;
+	bool needs_reset;		/* stress.c set DEVICE_NEEDS_RESET; a reset clears it */
 	unsigned int nr_tq;
 	u8 tq_to_lq[VIRTIO_MAX_QUEUES];
 	u8 lq_to_tq[BALLOON_NR_VQS];
