@@ -151,8 +151,9 @@ void balloon_hint_free(struct balloon *b);
 /*
  * ack.c. Around each chain of every queue but stats: open before it is
  * read, note each batch of PFNs of an inflate or deflate checked to be RAM
- * before the bitmap changes (each range of a report: note_range), then ack: true if the request is held (pushed
- * later by the timer), false if the caller pushes it now.
+ * before the bitmap changes (each range of a report: note_range), then
+ * ack: true if the request is held (pushed later by the timer), false if
+ * the caller pushes it now.
  */
 void balloon_ack_open(struct balloon *b, unsigned int lq, u16 head);
 void balloon_ack_note(struct balloon *b, const u32 *pfns, size_t n);
