@@ -17,12 +17,14 @@ setup_file() {
 	driver_start 256 "$ALL_FEATURES" hint_release=off
 }
 
-# features_boot OPTS: this test's guest, offering OPTS only; the guest
-# kernel's log is read from its start (driver_klog_clean).
-features_boot() {
+# features_alone OPTS TAGS: this test's own guest, offering OPTS only (the
+# guest kernel's log read from its start by driver_klog_clean), then
+# features_cycle TAGS.
+features_alone() {
 	vm_kill_vmm 2>/dev/null
-	driver_start 256 "$1" hint_release=off || return 1
+	driver_start 256 "$1" hint_release=off || harness_error "no guest offering $1 alone" || return
 	echo 0 >"$BATS_TEST_TMPDIR/klog-mark"
+	features_cycle "$2"
 }
 
 # features_cycle TAGS: what the driver accepted (a TAP note), then the
@@ -42,31 +44,25 @@ features_cycle() {
 }
 
 @test "MUST_TELL_HOST offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-10, R-12, R-13, R-14]" {
-	features_boot must_tell_host=on || harness_error "no guest with must_tell_host alone"
-	features_cycle "R-4, R-7, R-9, R-10, R-12, R-13, R-14"
+	features_alone must_tell_host=on "R-4, R-7, R-9, R-10, R-12, R-13, R-14"
 }
 
 @test "DEFLATE_ON_OOM offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-9, R-12, R-13, R-14]" {
-	features_boot deflate_on_oom=on || harness_error "no guest with deflate_on_oom alone"
-	features_cycle "R-4, R-9, R-12, R-13, R-14"
+	features_alone deflate_on_oom=on "R-4, R-9, R-12, R-13, R-14"
 }
 
 @test "STATS_VQ offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14]" {
-	features_boot stats_interval=1 || harness_error "no guest with stats alone"
-	features_cycle "R-4, R-7, R-9, R-12, R-13, R-14"
+	features_alone stats_interval=1 "R-4, R-7, R-9, R-12, R-13, R-14"
 }
 
 @test "PAGE_REPORTING offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14, R-38]" {
-	features_boot free_page_reporting=on || harness_error "no guest with free_page_reporting alone"
-	features_cycle "R-4, R-7, R-9, R-12, R-13, R-14, R-38"
+	features_alone free_page_reporting=on "R-4, R-7, R-9, R-12, R-13, R-14, R-38"
 }
 
 @test "FREE_PAGE_HINT offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14]" {
-	features_boot free_page_hint=on || harness_error "no guest with free_page_hint alone"
-	features_cycle "R-4, R-7, R-9, R-12, R-13, R-14"
+	features_alone free_page_hint=on "R-4, R-7, R-9, R-12, R-13, R-14"
 }
 
 @test "PAGE_POISON offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14]" {
-	features_boot page_poison=on || harness_error "no guest with page_poison alone"
-	features_cycle "R-4, R-7, R-9, R-12, R-13, R-14"
+	features_alone page_poison=on "R-4, R-7, R-9, R-12, R-13, R-14"
 }
