@@ -114,7 +114,7 @@ page_clean() {
 	# gives them back for the tests after this one.
 	ballast_ctl '{"cmd":"hint","action":"start"}' | grep -q '"ok":true' ||
 		harness_error "ballast-vmm did not start a last hint run"
-	await "$STRESS_SECS" "R-28" "the driver ended the last run with STOP, and the device said DONE" hint_state = done
+	await "$STRESS_SECS" "R-28" "the driver ended the last run with STOP, and the device said DONE" hint_state = "done"
 	check "R-23, R-24, R-25" "no hint command broke a duty (referee counts r23, r24, r25 all 0)" \
 		referee_clean r23 r24 r25
 	driver_klog_clean "R-23, R-24, R-25, R-28"
