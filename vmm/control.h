@@ -5,9 +5,14 @@
  *
  *   {"cmd":"balloon","size_mib":N}     balloon size (num_pages = N MiB)
  *   {"cmd":"balloon","target_mib":N}   guest-visible memory (RAM - balloon)
+ *   {"cmd":"balloon","num_pages":N}    num_pages itself, any u32 (above RAM too)
  *   {"cmd":"query"}                    target, actual, bitmap, RSS, counters
  *   {"cmd":"stats"}                    latest guest stats and their age
  *   {"cmd":"hint","action":"start"}    free page hint run ("stop" ends it)
+ *   {"cmd":"stress","action":"config_notify","count":N}
+ *                                      N empty config interrupts (1..1000)
+ *   {"cmd":"stress","action":"needs_reset"}
+ *                                      DEVICE_NEEDS_RESET and its notification
  *
  * Replies carry "ok":true, or "ok":false with "error"; a rejected request
  * changes nothing. `ballast-vmm ctl SOCKET JSON` is the client.

@@ -105,10 +105,15 @@ static int control_need_balloon(struct control_req *r)
 	return 0;
 }
 
+/*
+ * size_mib and target_mib keep the balloon within guest RAM; num_pages is
+ * the raw config field, any u32 (the spec bounds it nowhere: a driver must
+ * inflate what it can and live, R-4).
+ */
 static int control_cmd_balloon(struct control_req *r)
 {
-	u64 ram_mib, size_mib = 0, target_mib = 0, pages;
-	int has_size, has_target, ret;
+	u64 ram_mib, size_mib = 0, target_mib = 0, pages = 0;
+	int has_size, has_target, has_pages;
 
 	if (control_need_balloon(r))
 		return -ENODEV;
@@ -118,28 +123,31 @@ static int control_cmd_balloon(struct control_req *r)
 	has_target = control_get_uint(r, "target_mib", &target_mib);
 	if (has_target < 0)
 		return has_target;
-	if (has_size == has_target)
-		return control_fail(r, "give exactly one of size_mib and target_mib");
+	has_pages = control_get_uint(r, "num_pages", &pages);
+	if (has_pages < 0)
+		return has_pages;
+	if (has_size + has_target + has_pages != 1)
+		return control_fail(r, "give exactly one of size_mib, target_mib and num_pages");
 	ram_mib = r->balloon->mem->ram_size / SZ_1M;
-	if (has_size) {
-		if (size_mib > ram_mib)
-			return control_fail(r, "size_mib %llu is larger than guest RAM (%llu MiB)",
-					    (unsigned long long)size_mib,
-					    (unsigned long long)ram_mib);
+	if (has_pages && pages > UINT32_MAX)
+		return control_fail(r, "num_pages %llu does not fit in 32 bits",
+				    (unsigned long long)pages);
+	if (has_size && size_mib > ram_mib)
+		return control_fail(r, "size_mib %llu is larger than guest RAM (%llu MiB)",
+				    (unsigned long long)size_mib, (unsigned long long)ram_mib);
+	if (has_target && target_mib > ram_mib)
+		return control_fail(r, "target_mib %llu is larger than guest RAM (%llu MiB)",
+				    (unsigned long long)target_mib, (unsigned long long)ram_mib);
+	if (has_size)
 		pages = size_mib * PFN_PER_MIB;
-	} else {
-		if (target_mib > ram_mib)
-			return control_fail(r, "target_mib %llu is larger than guest RAM (%llu MiB)",
-					    (unsigned long long)target_mib,
-					    (unsigned long long)ram_mib);
+	else if (has_target)
 		pages = (r->balloon->mem->ram_size - target_mib * SZ_1M) / PFN_SIZE;
-	}
-	ret = balloon_set_target_pages(r->balloon, pages);
-	if (ret)
-		return control_fail(r, "cannot set the balloon target: %s", strerror(-ret));
+	balloon_set_num_pages(r->balloon, pages);
 	control_set(r, "num_pages", json_integer(pages));
 	control_set(r, "size_mib", json_integer(pages / PFN_PER_MIB));
-	control_set(r, "target_mib", json_integer(ram_mib - pages / PFN_PER_MIB));
+	/* Negative when num_pages asks for more than the guest has. */
+	control_set(r, "target_mib",
+		    json_integer((json_int_t)ram_mib - (json_int_t)(pages / PFN_PER_MIB)));
 	return 0;
 }
 
@@ -263,6 +271,7 @@ static int control_cmd_query(struct control_req *r)
 	control_set(r, "host_page_size", json_integer(st.host_page_size));
 	control_set(r, "features_ok", json_boolean(st.features_ok));
 	control_set(r, "driver_ok", json_boolean(st.driver_ok));
+	control_set(r, "needs_reset", json_boolean(st.needs_reset));
 	control_set(r, "hint_cmd_id", json_integer(st.hint_cmd_id));
 	control_set(r, "poison_val", json_integer(st.poison_val));
 	control_set(r, "stats_interval_ms", json_integer(st.stats_interval_ms));
@@ -331,6 +340,47 @@ static int control_cmd_hint(struct control_req *r)
 	return 0;
 }
 
+#define CONTROL_STRESS_MAX_NOTIFIES	1000
+
+/*
+ * The device's stress at a moment a test picks: "config_notify" (count
+ * interrupts, 1..1000, with nothing changed) or "needs_reset" (the
+ * DEVICE_NEEDS_RESET bit and its notification). query's needs_reset and
+ * counters.device_resets show what the driver did about it.
+ */
+static int control_cmd_stress(struct control_req *r)
+{
+	const char *action = json_string_value(json_object_get(r->obj, "action"));
+	u64 count = 1;
+	int has_count, ret;
+
+	if (control_need_balloon(r))
+		return -ENODEV;
+	if (!action || (strcmp(action, "config_notify") && strcmp(action, "needs_reset")))
+		return control_fail(r, "action must be \"config_notify\" or \"needs_reset\"");
+	has_count = control_get_uint(r, "count", &count);
+	if (has_count < 0)
+		return has_count;
+	if (has_count && strcmp(action, "config_notify"))
+		return control_fail(r, "count is for config_notify only");
+	if (!count || count > CONTROL_STRESS_MAX_NOTIFIES)
+		return control_fail(r, "count must be 1..%d", CONTROL_STRESS_MAX_NOTIFIES);
+	if (!strcmp(action, "config_notify"))
+		ret = balloon_stress_config_notify(r->balloon, count);
+	else
+		ret = balloon_stress_needs_reset(r->balloon);
+	if (ret == -ENODEV)
+		return control_fail(r, "the driver is not running (no DRIVER_OK): nothing to stress");
+	if (ret == -EOPNOTSUPP)
+		return control_fail(r, "needs_reset: no transport with a device status to set it in");
+	if (ret)
+		return control_fail(r, "stress: %s", strerror(-ret));
+	control_set(r, "action", json_string(action));
+	if (has_count || !strcmp(action, "config_notify"))
+		control_set(r, "count", json_integer(count));
+	return 0;
+}
+
 struct control_cmd {
 	const char *name;
 	int (*fn)(struct control_req *r);
@@ -338,10 +388,11 @@ struct control_cmd {
 };
 
 static const struct control_cmd control_cmds[] = {
-	{ "balloon", control_cmd_balloon, { "size_mib", "target_mib" } },
+	{ "balloon", control_cmd_balloon, { "size_mib", "target_mib", "num_pages" } },
 	{ "query", control_cmd_query, { NULL } },
 	{ "stats", control_cmd_stats, { NULL } },
 	{ "hint", control_cmd_hint, { "action" } },
+	{ "stress", control_cmd_stress, { "action", "count" } },
 };
 
 static const struct control_cmd *control_find_cmd(struct control_req *r)
@@ -361,7 +412,7 @@ static const struct control_cmd *control_find_cmd(struct control_req *r)
 	for (i = 0; i < ARRAY_SIZE(control_cmds); i++)
 		if (!strcmp(name, control_cmds[i].name))
 			return &control_cmds[i];
-	control_fail(r, "unknown command \"%.*s\" (balloon, query, stats, hint)",
+	control_fail(r, "unknown command \"%.*s\" (balloon, query, stats, hint, stress)",
 		     control_clip(name), name);
 	return NULL;
 }

@@ -7,9 +7,13 @@
  * a run of pages can cross them; region 2 [64M, 80M) lies after a hole.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "../ioloop.h"
 #include "../memory.h"
 #include "../virtio/balloon/balloon.h"
 #include "../virtio/balloon/util.h"
@@ -33,6 +37,9 @@ static struct vqdrv drv[VIRTIO_MAX_QUEUES];
 static unsigned int used_irqs[VIRTIO_MAX_QUEUES], config_irqs;
 /* release_hold_ms for start(): off, unless a test is about the hold. */
 static u64 hold_ms;
+/* An I/O loop on a thread, for the tests of held acks (loop_start()). */
+static struct ioloop *loop;
+static pthread_t loop_thread;
 
 static struct {
 	struct pfn_range r[256];
@@ -107,7 +114,7 @@ static void start(const char *opts, u64 features, u64 host_page_size, bool activ
 		printf("# bad opts: %s\n", err);
 	cfg.release_hold_ms = hold_ms;
 	mem.host_page_size = host_page_size;
-	vdev = balloon_create(&cfg, &mem, NULL);
+	vdev = balloon_create(&cfg, &mem, loop);
 	if (!vdev) {
 		printf("Bail out! balloon_create failed\n");
 		exit(1);
@@ -927,6 +934,198 @@ static void test_referee_rest(void)
 	       "R-14: a reset starts an exact count again");
 }
 
+/* R-38 through the device: a report is read at its pop and at its ack. */
+static void test_referee_report(void)
+{
+	struct vqdrv_buf sg = { 8 * SZ_1M, 2 * SZ_1M, true };
+	json_t *o;
+
+	start("referee=on,free_page_reporting=on", BIT(BALLOON_F_PAGE_REPORTING), SZ_4K, false);
+	balloon_set_dirty_ops(vdev, &fake_dirty_ops, NULL);
+	memset(&fake_log, 0, sizeof(fake_log));
+	activate();
+	/* Read 1 at the first report's pop: the page was written, then freed and reported. */
+	fake_log.written_first = ((8 * SZ_1M) >> 12) + 5;
+	fake_log.written_nr = 1;
+	fake_log.written_at_read = 1;
+	vqdrv_add(&drv[2], &sg, 1);
+	kick(2);
+	tap_ok(fake_log.reads == 2 && referee_count("r38_violations") == 0,
+	       "R-38: a report read at pop and ack; a write before the pop is none");
+	/* Read 4: the second report's ack. */
+	fake_log.written_at_read = 4;
+	vqdrv_add(&drv[2], &sg, 1);
+	kick(2);
+	o = balloon_referee_json(vdev);
+	tap_ok(json_integer_value(json_object_get(o, "r38_violations")) == 1 &&
+	       json_integer_value(json_array_get(json_object_get(o, "r38_pfns"), 0)) ==
+	       (json_int_t)fake_log.written_first,
+	       "R-38: a reported page written before the ack: counted, its PFN shown");
+	json_decref(o);
+	balloon_set_dirty_ops(vdev, NULL, NULL);
+}
+
+static unsigned int needs_reset_calls;
+
+static void fake_set_needs_reset(struct virtio_device *v __unused)
+{
+	needs_reset_calls++;
+}
+
+/* The stress through the device: empty config interrupts, NEEDS_RESET. */
+static void test_stress(void)
+{
+	u16 head;
+
+	start("", 0, SZ_4K, false);
+	tap_eq(balloon_stress_config_notify(vdev, 3), (u64)-ENODEV,
+	       "stress: nothing before DRIVER_OK");
+	activate();
+	tap_ok(!balloon_stress_config_notify(vdev, 3) && config_irqs == 3 &&
+	       M(config_interrupts) == 3 && cfg_read(0) == 0,
+	       "stress config_notify 3: three interrupts, num_pages unchanged");
+	tap_eq(balloon_stress_needs_reset(vdev), (u64)-EOPNOTSUPP,
+	       "stress needs_reset: no transport bit, refused");
+	vdev->set_needs_reset = fake_set_needs_reset;
+	tap_ok(!balloon_stress_needs_reset(vdev) && needs_reset_calls == 1 && config_irqs == 4 &&
+	       state().needs_reset && M(needs_reset_raised) == 1,
+	       "stress needs_reset: the bit set, then a config interrupt (2.1.1)");
+	head = send_run(0, PAGES_PFN, 4);
+	tap_ok(acked(0, head), "stress needs_reset: the device still serves its queues");
+	device_reset();
+	tap_ok(!state().needs_reset && M(device_resets) == 1, "stress needs_reset: a reset clears it");
+	balloon_set_num_pages(vdev, 0xffffffff);
+	tap_eq(cfg_read(0), 0xffffffff, "num_pages: any u32, above guest RAM too");
+}
+
+/* ---- held acks: their timer runs on an I/O loop, on a thread ---- */
+
+static void *loop_main(void *arg __unused)
+{
+	ioloop_run(loop);
+	return NULL;
+}
+
+static void loop_start(void)
+{
+	loop = ioloop_create();
+	if (!loop || pthread_create(&loop_thread, NULL, loop_main, NULL)) {
+		printf("Bail out! no I/O loop\n");
+		exit(1);
+	}
+}
+
+/* The device goes first: it must not outlive its loop, nor run a timer meanwhile. */
+static void loop_end(void)
+{
+	ioloop_stop(loop);
+	pthread_join(loop_thread, NULL);
+	balloon_destroy(vdev);
+	vdev = NULL;
+	ioloop_destroy(loop);
+	loop = NULL;
+}
+
+static u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* tq's used index, read under the lock the loop's timer pushes under. */
+static u16 used_now(unsigned int tq)
+{
+	u16 idx;
+
+	pthread_mutex_lock(&vdev->lock);
+	idx = vqdrv_used_idx(&drv[tq]);
+	pthread_mutex_unlock(&vdev->lock);
+	return idx;
+}
+
+/* Wait (2 s at most) until tq has used want buffers; the ms it took, or -1. */
+static s64 wait_used(unsigned int tq, u16 want, u64 since)
+{
+	while (used_now(tq) < want) {
+		if (now_ms() - since > 2000)
+			return -1;
+		usleep(1000);
+	}
+	return now_ms() - since;
+}
+
+/* The head of tq's used element idx. */
+static u32 used_head(unsigned int tq, u16 idx)
+{
+	u32 id, len;
+
+	vqdrv_used_elem(&drv[tq], idx, &id, &len);
+	return id;
+}
+
+/* hold_report_ms and hold_hint_ms: the same hold as inflates, on their queues. */
+static void test_hold_report_hint(void)
+{
+	struct vqdrv_buf sg = { 8 * SZ_1M, 2 * SZ_1M, true };
+	u64 t0;
+	u32 id;
+
+	loop_start();
+	start("free_page_hint=on,free_page_reporting=on,hold_report_ms=50,hold_hint_ms=50",
+	      BIT(BALLOON_F_FREE_PAGE_HINT) | BIT(BALLOON_F_PAGE_REPORTING), SZ_4K, true);
+	/* inflate 0, deflate 1, free page hint 2, reporting 3 */
+	t0 = now_ms();
+	vqdrv_add(&drv[3], &sg, 1);
+	kick(3);
+	tap_ok(used_now(3) == 0 && M(reported_bytes) == 2 * SZ_1M,
+	       "hold_report_ms: a report handled at once, its buffer held");
+	tap_ok(wait_used(3, 1, t0) >= 50, "hold_report_ms: used 50 ms later, not before");
+
+	balloon_hint_start(vdev, &id);
+	send_hint_id(2, id);
+	kick(2);
+	tap_eq(used_now(2), 1, "hold_hint_ms: the id command is used at once");
+	t0 = now_ms();
+	send_hint_page(2, 16 * SZ_1M, 4 * SZ_1M);
+	send_hint_page(2, 20 * SZ_1M, 4 * SZ_1M);
+	kick(2);
+	tap_ok(used_now(2) == 1 && M(hinted_bytes) == 8 * SZ_1M,
+	       "hold_hint_ms: hinted pages counted at once, their buffers held");
+	tap_ok(wait_used(2, 3, t0) >= 50, "hold_hint_ms: both used 50 ms later, not before");
+	loop_end();
+}
+
+/* Three inflates held at once: used in the order taken, or newest first. */
+static void ack_order_run(const char *opts, const char *name, bool reverse)
+{
+	u16 head[3];
+	int i, good = 1;
+
+	loop_start();
+	start(opts, 0, SZ_4K, true);
+	for (i = 0; i < 3; i++) {
+		pfn_array(0)[i] = PAGES_PFN + i;
+		head[i] = vqdrv_add_out(&drv[0], ARRAY_GPA + 4 * i, 4);
+	}
+	kick(0);
+	tap_ok(used_now(0) == 0 && M(pages_inflated) == 3, "%s: three inflates taken, held", name);
+	tap_ok(wait_used(0, 3, now_ms()) >= 0, "%s: all three used", name);
+	for (i = 0; i < 3; i++)
+		good &= used_head(0, i) == head[reverse ? 2 - i : i];
+	if (!tap_ok(good, "%s: used %s", name, reverse ? "newest first" : "in the order taken"))
+		printf("#   used %u %u %u, taken %u %u %u\n", used_head(0, 0), used_head(0, 1),
+		       used_head(0, 2), head[0], head[1], head[2]);
+	loop_end();
+}
+
+static void test_ack_order(void)
+{
+	ack_order_run("hold_inflate_ms=30", "ack_order=fifo", false);
+	ack_order_run("hold_inflate_ms=30,ack_order=reverse", "ack_order=reverse", true);
+}
+
 int main(void)
 {
 	tap_start();
@@ -948,6 +1147,10 @@ int main(void)
 	test_referee_stats();
 	test_referee_hint();
 	test_referee_rest();
+	test_referee_report();
+	test_stress();
+	test_hold_report_hint();
+	test_ack_order();
 	balloon_destroy(vdev);
 	free(ram);
 	return tap_done();

@@ -119,8 +119,14 @@ static void test_referee_opts(void)
 		"referee=yes", "hold_inflate_ms=10001", "hold_inflate_ms=5ms",
 		"hold_deflate_ms=-1", "hold_deflate_ms=1s", "hold_inflate_ms=",
 	};
+	static const char *const bad_stress[] = {
+		"hold_report_ms=10001", "hold_report_ms=1s", "hold_report_ms=-1",
+		"hold_hint_ms=10001", "hold_hint_ms=x", "hold_hint_ms=", "ack_order=lifo",
+		"ack_order=REVERSE", "ack_order=on", "ack_order=",
+		"hold_hint_ms=1,hold_hint_ms=2",
+	};
 	struct balloon_config cfg;
-	char err[256];
+	char err[512];	/* main.c's size: the unknown-key message lists every key */
 
 	balloon_config_init(&cfg);
 	tap_ok(!cfg.referee && !cfg.hold_inflate_ms && !cfg.hold_deflate_ms,
@@ -131,6 +137,23 @@ static void test_referee_opts(void)
 	       "all three set");
 	tap_ok(!accepted(bad, ARRAY_SIZE(bad), &cfg), "%zu bad referee settings rejected with a message",
 	       ARRAY_SIZE(bad));
+	balloon_config_init(&cfg);
+	tap_ok(!cfg.hold_report_ms && !cfg.hold_hint_ms && !cfg.ack_reverse,
+	       "report and hint holds off, ack order fifo by default");
+	tap_eq(balloon_parse_opts("hold_report_ms=10000,hold_hint_ms=0,ack_order=reverse", &cfg,
+				  err, sizeof(err)), 0, "hold_report_ms, hold_hint_ms, ack_order");
+	tap_ok(cfg.hold_report_ms == 10000 && !cfg.hold_hint_ms && cfg.ack_reverse, "all three set");
+	tap_ok(!balloon_parse_opts("hold_hint_ms=250,ack_order=fifo", &cfg, err, sizeof(err)) &&
+	       cfg.hold_hint_ms == 250 && !cfg.ack_reverse, "hold_hint_ms 250, ack_order=fifo");
+	tap_ok(!accepted(bad_stress, ARRAY_SIZE(bad_stress), &cfg),
+	       "%zu bad stress settings rejected with a message", ARRAY_SIZE(bad_stress));
+	balloon_parse_opts("ack_order=lifo", &cfg, err, sizeof(err));
+	tap_ok(strstr(err, "ack_order") && strstr(err, "fifo or reverse") && strstr(err, "lifo"),
+	       "a bad ack_order says what it takes: %s", err);
+	balloon_parse_opts("hold_report=1", &cfg, err, sizeof(err));
+	tap_ok(strstr(err, "hold_report_ms") && strstr(err, "hold_hint_ms") &&
+	       strstr(err, "ack_order") && strstr(err, "size"),
+	       "an unknown key lists the new keys too: %s", err);
 	balloon_config_init(&cfg);
 	balloon_parse_opts("referee=on,free_page_hint=on", &cfg, err, sizeof(err));
 	tap_eq(balloon_config_check(&cfg, SZ_1G, err, sizeof(err)), (u64)-EINVAL,

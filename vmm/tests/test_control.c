@@ -83,6 +83,8 @@ static u32 num_pages(void)
 	return st.num_pages;
 }
 
+static void driver_start(void);
+
 static void setup_balloon(void)
 {
 	u64 pairs[] = { 0, RAM_MIB * SZ_1M };
@@ -97,6 +99,12 @@ static void setup_balloon(void)
 		printf("Bail out! no balloon\n");
 		exit(1);
 	}
+	driver_start();
+}
+
+/* The driver's start: features, the stats queue, DRIVER_OK. */
+static void driver_start(void)
+{
 	pthread_mutex_lock(&vdev->lock);
 	vdev->ops->set_features(vdev, BIT(BALLOON_F_STATS_VQ));
 	vqdrv_setup(&stats_drv, &vdev->vqs[2], &mem, 0x10000, 16, false, false);
@@ -118,6 +126,12 @@ static void test_balloon_cmd(void)
 		"{\"cmd\":\"balloon\",\"target_mib\":65}",
 		"{\"cmd\":\"balloon\",\"target_mib\":-5}",
 		"{\"cmd\":\"balloon\",\"size_mib\":1,\"target_mib\":1}",
+		"{\"cmd\":\"balloon\",\"size_mib\":1,\"num_pages\":1}",
+		"{\"cmd\":\"balloon\",\"target_mib\":1,\"num_pages\":1}",
+		"{\"cmd\":\"balloon\",\"num_pages\":4294967296}",
+		"{\"cmd\":\"balloon\",\"num_pages\":-1}",
+		"{\"cmd\":\"balloon\",\"num_pages\":\"1\"}",
+		"{\"cmd\":\"balloon\",\"num_pages\":2.5}",
 		"{\"cmd\":\"balloon\"}",
 		"{\"cmd\":\"balloon\",\"size_mib\":1,\"force\":true}",
 		"{\"cmd\":\"balloon\",\"size_mib\":1,\"size_mib\":2}",
@@ -164,6 +178,20 @@ static void test_balloon_cmd(void)
 	       "target_mib equal to RAM: empty balloon");
 	tap_ok(!request(vdev, "{\"cmd\":\"balloon\",\"size_mib\":0}") && num_pages() == 0,
 	       "size_mib 0");
+	tap_ok(!request(vdev, "{\"cmd\":\"balloon\",\"num_pages\":20000}") && num_pages() == 20000 &&
+	       reply_int("num_pages") == 20000 && reply_int("size_mib") == 78,
+	       "num_pages above guest RAM (16384 pages) allowed");
+	tap_eq(json_integer_value(json_object_get(reply, "target_mib")), (u64)(64 - 78),
+	       "... its target_mib negative");
+	tap_ok(!request(vdev, "{\"cmd\":\"balloon\",\"num_pages\":4294967295}") &&
+	       num_pages() == 4294967295U, "num_pages 2^32 - 1 allowed");
+	request(vdev, "{\"cmd\":\"balloon\",\"num_pages\":4294967296}");
+	tap_ok(strstr(reply_str("error"), "32 bits") && num_pages() == 4294967295U,
+	       "num_pages 2^32 refused, saying why: %s", reply_str("error"));
+	request(vdev, "{\"cmd\":\"balloon\"}");
+	tap_ok(strstr(reply_str("error"), "num_pages") != NULL, "the three ways named: %s",
+	       reply_str("error"));
+	request(vdev, "{\"cmd\":\"balloon\",\"num_pages\":0}");
 }
 
 static void test_query(void)
@@ -262,6 +290,91 @@ static void test_strict_json(void)
 	sprintf(p, "\"}");
 	tap_ok(request(vdev, name) && strstr(reply_str("error"), "unknown command \"x\xc3\xa9"),
 	       "a long non-ASCII name clipped on a character boundary");
+}
+
+static struct balloon_state bstate(void)
+{
+	struct balloon_state st;
+
+	balloon_get_state(vdev, &st);
+	return st;
+}
+
+static unsigned int fake_needs_reset_calls;
+
+static void fake_needs_reset(struct virtio_device *v __unused)
+{
+	fake_needs_reset_calls++;
+}
+
+/* stress: config_notify and needs_reset; bad input refused with nothing done. */
+static void test_stress_cmd(void)
+{
+	static const char *const bad[] = {
+		"{\"cmd\":\"stress\"}",
+		"{\"cmd\":\"stress\",\"action\":\"reboot\"}",
+		"{\"cmd\":\"stress\",\"action\":5}",
+		"{\"cmd\":\"stress\",\"action\":\"config_notify\",\"count\":0}",
+		"{\"cmd\":\"stress\",\"action\":\"config_notify\",\"count\":1001}",
+		"{\"cmd\":\"stress\",\"action\":\"config_notify\",\"count\":-1}",
+		"{\"cmd\":\"stress\",\"action\":\"config_notify\",\"count\":\"5\"}",
+		"{\"cmd\":\"stress\",\"action\":\"config_notify\",\"count\":2.5}",
+		"{\"cmd\":\"stress\",\"action\":\"needs_reset\",\"count\":1}",
+		"{\"cmd\":\"stress\",\"action\":\"config_notify\",\"x\":1}",
+		"{\"cmd\":\"stress\",\"action\":\"needs_reset\"}",	/* no transport */
+	};
+	struct balloon_state st = bstate();
+	unsigned int i, fails = 0;
+	u64 irqs = st.metrics.config_interrupts;
+
+	tap_ok(!request(vdev, "{\"cmd\":\"stress\",\"action\":\"config_notify\"}") &&
+	       reply_int("count") == 1 && bstate().metrics.config_interrupts == irqs + 1,
+	       "stress config_notify: one interrupt by default");
+	tap_ok(!request(vdev, "{\"cmd\":\"stress\",\"action\":\"config_notify\",\"count\":1000}") &&
+	       bstate().metrics.config_interrupts == irqs + 1001 && bstate().num_pages == st.num_pages,
+	       "stress config_notify count 1000: 1000 interrupts, num_pages unchanged");
+	irqs = bstate().metrics.config_interrupts;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		int ret = request(vdev, bad[i]);
+
+		st = bstate();
+		if (!ret || reply_ok() || !*reply_str("error") || st.needs_reset ||
+		    st.metrics.config_interrupts != irqs) {
+			printf("#   not refused cleanly: %s -> %s", bad[i], reply_buf);
+			fails++;
+		}
+	}
+	tap_ok(!fails, "%zu bad stress requests refused with an error, nothing changed",
+	       ARRAY_SIZE(bad));
+	request(vdev, "{\"cmd\":\"stress\",\"action\":\"config_notify\",\"count\":1001}");
+	tap_ok(strstr(reply_str("error"), "1..1000") != NULL, "count out of range says the range: %s",
+	       reply_str("error"));
+	request(vdev, "{\"cmd\":\"stress\",\"action\":\"reboot\"}");
+	tap_ok(strstr(reply_str("error"), "config_notify") && strstr(reply_str("error"), "needs_reset"),
+	       "an unknown action names both: %s", reply_str("error"));
+	tap_ok(request(NULL, "{\"cmd\":\"stress\",\"action\":\"config_notify\"}") &&
+	       strstr(reply_str("error"), "no balloon"), "stress without a balloon refused");
+
+	vdev->set_needs_reset = fake_needs_reset;
+	tap_ok(!request(vdev, "{\"cmd\":\"stress\",\"action\":\"needs_reset\"}") &&
+	       fake_needs_reset_calls == 1 && bstate().metrics.config_interrupts == irqs + 1 &&
+	       bstate().metrics.needs_reset_raised == 1,
+	       "stress needs_reset: the transport's bit set, then a config interrupt");
+	request(vdev, "{\"cmd\":\"query\"}");
+	tap_ok(json_is_true(json_object_get(reply, "needs_reset")), "query: needs_reset true");
+	st = bstate();
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->reset(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+	request(vdev, "{\"cmd\":\"query\"}");
+	tap_ok(json_is_false(json_object_get(reply, "needs_reset")) &&
+	       bstate().metrics.device_resets == st.metrics.device_resets + 1,
+	       "the driver's reset clears needs_reset, counted in device_resets");
+	tap_ok(request(vdev, "{\"cmd\":\"stress\",\"action\":\"needs_reset\"}") &&
+	       strstr(reply_str("error"), "DRIVER_OK") && fake_needs_reset_calls == 1,
+	       "stress before DRIVER_OK refused with a reason, nothing done");
+	vdev->set_needs_reset = NULL;
+	driver_start();
 }
 
 /* ---- the socket ---- */
@@ -534,6 +647,7 @@ int main(void)
 	test_query();
 	test_stats_cmd();
 	test_strict_json();
+	test_stress_cmd();
 	test_socket_setup();
 	test_socket_clients();
 	test_socket_limit();

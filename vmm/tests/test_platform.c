@@ -215,7 +215,7 @@ static void test_virtio_pci(void)
 	static struct tdev t = { .vdev.ops = &tops };
 	struct virtio_pci *vp;
 	u64 bar, c, notify, ntf_mult;
-	int slot = 1, cap, msix;
+	int slot = 1, cap, msix, n;
 	u32 bar0;
 
 	t.vdev.priv = &t;
@@ -415,6 +415,32 @@ static void test_virtio_pci(void)
 	tap_eq(mmio(bar + VIRTIO_PCI_COMMON_STATUS, 1, false, 0), 0, "vpci: reset clears status");
 	tap_ok(!t.vdev.vqs[0].ready && t.vdev.features == 0, "vpci: reset clears queues and features");
 	tap_eq(mmio(bar + VIRTIO_PCI_COMMON_MSIX, 2, false, 0), 0xffff, "vpci: reset clears vectors");
+
+	/* NEEDS_RESET the device asks for (the balloon's stress): its queues stay served. */
+	mmio(bar + VIRTIO_PCI_COMMON_STATUS, 1, true, 3);
+	mmio(bar + VIRTIO_PCI_COMMON_GFSELECT, 4, true, 0);
+	mmio(bar + VIRTIO_PCI_COMMON_GF, 4, true, BIT(3));
+	mmio(bar + VIRTIO_PCI_COMMON_GFSELECT, 4, true, 1);
+	mmio(bar + VIRTIO_PCI_COMMON_GF, 4, true, 1);
+	mmio(bar + VIRTIO_PCI_COMMON_STATUS, 1, true, 0x0b);
+	mmio(bar + VIRTIO_PCI_COMMON_Q_SELECT, 2, true, 0);
+	mmio(bar + VIRTIO_PCI_COMMON_Q_SIZE, 2, true, 32);
+	mmio(bar + VIRTIO_PCI_COMMON_Q_DESCLO, 4, true, 0x1000);
+	mmio(bar + VIRTIO_PCI_COMMON_Q_AVAILLO, 4, true, 0x2000);
+	mmio(bar + VIRTIO_PCI_COMMON_Q_USEDLO, 4, true, 0x3000);
+	mmio(bar + VIRTIO_PCI_COMMON_Q_ENABLE, 2, true, 1);
+	mmio(bar + VIRTIO_PCI_COMMON_STATUS, 1, true, 0x0f);
+	pthread_mutex_lock(&t.vdev.lock);
+	tap_eq(virtio_set_needs_reset(&t.vdev), 0, "vpci: the device sets NEEDS_RESET");
+	pthread_mutex_unlock(&t.vdev.lock);
+	mmio(bar + VIRTIO_PCI_COMMON_STATUS, 1, true, 0x0f);
+	tap_eq(mmio(bar + VIRTIO_PCI_COMMON_STATUS, 1, false, 0), 0x0f | VIRTIO_CONFIG_S_NEEDS_RESET,
+	       "vpci: ... a status write without it keeps it (the driver may not clear it)");
+	n = t.notifies;
+	virtio_pci_notify(vp, 0);
+	tap_eq(t.notifies, n + 1, "vpci: ... and the device's queues are still served");
+	mmio(bar + VIRTIO_PCI_COMMON_STATUS, 1, true, 0);
+	tap_eq(mmio(bar + VIRTIO_PCI_COMMON_STATUS, 1, false, 0), 0, "vpci: ... until the reset");
 
 	/* The guest moves the BAR. */
 	cfg_write(slot, PCI_COMMAND, 2, 0);

@@ -36,7 +36,7 @@ static void inflate(struct referee_req *req, const u32 *pfns, size_t n,
 {
 	size_t i;
 
-	*req = (struct referee_req){ .inflate = true };
+	*req = (struct referee_req){ .kind = REFEREE_REQ_INFLATE };
 	referee_req_add(&ref, req, pfns, n, v);
 	/* The device takes only the PFNs inside guest RAM into its balloon. */
 	for (i = 0; i < n; i++)
@@ -49,7 +49,7 @@ static void deflate(struct referee_req *req, const u32 *pfns, size_t n,
 {
 	size_t i;
 
-	*req = (struct referee_req){ .inflate = false };
+	*req = (struct referee_req){ .kind = REFEREE_REQ_DEFLATE };
 	v->in_balloon = ballooned.nr_set;
 	referee_req_add(&ref, req, pfns, n, v);
 	for (i = 0; i < n; i++)
@@ -211,6 +211,45 @@ static void test_untrusted(void)
 	referee_req_end(&ref, &def);
 }
 
+/*
+ * R-38: a report's pages, popped and not acked, written. Linux's order is
+ * clean: it writes a freed page before reporting it, and again only after
+ * the ack hands it back to the allocator.
+ */
+static void test_r38(void)
+{
+	struct referee_view v = fresh();
+	u32 pfns[] = { 512, 513, 514, 515 };
+	struct referee_req req = { .kind = REFEREE_REQ_REPORT };
+	json_t *o;
+
+	write_page(513);	/* freed, then reported: before the pop */
+	referee_judge(&ref, &v);
+	referee_req_add(&ref, &req, pfns, 4, &v);
+	tap_eq(referee_judge(&ref, &v), 0, "R-38: nothing written between pop and ack: quiet");
+	referee_req_end(&ref, &req);
+	write_page(513);	/* allocated again after the ack */
+	referee_judge(&ref, &v);
+	tap_ok(V(R38) == 0 && V(R9) == 0 && V(R12) == 0,
+	       "R-38: a Linux-like report, written before the pop and after the ack: no count");
+
+	req = (struct referee_req){ .kind = REFEREE_REQ_REPORT };
+	referee_req_add(&ref, &req, pfns, 4, &v);
+	write_page(514);
+	tap_eq(referee_judge(&ref, &v), 1, "R-38: a reported page written before the ack is found");
+	tap_ok(V(R38) == 1 && ref.c[REFEREE_R38].shown[0] == 514 && V(R12) == 0 && V(R9) == 0,
+	       "R-38: counted once, PFN 514 shown, as nothing else");
+	o = referee_json(&ref);
+	tap_ok(o && json_integer_value(json_object_get(o, "r38_violations")) == 1 &&
+	       json_integer_value(json_array_get(json_object_get(o, "r38_pfns"), 0)) == 514,
+	       "R-38: JSON r38_violations 1, r38_pfns [514]");
+	json_decref(o);
+	referee_req_end(&ref, &req);
+	tap_eq(ref.reporting.nr_set, 0, "R-38: the ack takes the report out of flight");
+	tap_ok(referee_clause_pfn(REFEREE_R38) && !strcmp(referee_clause_name(REFEREE_R38), "R-38"),
+	       "R-38: a page duty, named as in the notes");
+}
+
 static void test_json(void)
 {
 	struct referee_view v = fresh();
@@ -240,6 +279,7 @@ int main(void)
 	test_r10();
 	test_r7();
 	test_untrusted();
+	test_r38();
 	test_json();
 	referee_free(&ref);
 	pfn_bitmap_free(&ballooned);

@@ -140,6 +140,13 @@ static void signal_config(struct virtio_device *vdev)
 	raise(vp, vp->msix_config, VIRTIO_PCI_ISR_CONFIG);
 }
 
+static void set_needs_reset(struct virtio_device *vdev)
+{
+	struct virtio_pci *vp = vdev->transport;
+
+	vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+}
+
 /* ---- common configuration ------------------------------------------- */
 
 static void transport_reset(struct virtio_pci *vp)
@@ -153,6 +160,7 @@ static void transport_reset(struct virtio_pci *vp)
 	vp->driver_features = 0;
 	vp->dfselect = vp->gfselect = 0;
 	vp->status = 0;
+	vp->halted = false;
 	vp->queue_select = 0;
 	vp->msix_config = VPCI_NO_VECTOR;
 	for (i = 0; i < VIRTIO_MAX_QUEUES; i++) {
@@ -177,6 +185,8 @@ static void set_status(struct virtio_pci *vp, u8 status)
 		transport_reset(vp);
 		return;
 	}
+	/* The device's bit: the driver may not clear it (§2.1.2), only reset. */
+	status |= old & VIRTIO_CONFIG_S_NEEDS_RESET;
 	if ((status & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		u64 f = vp->driver_features;
 		bool ok = !(f & ~offered_features(vp)) && (f & BIT(VIRTIO_F_VERSION_1));
@@ -192,6 +202,7 @@ static void set_status(struct virtio_pci *vp, u8 status)
 		if (!(status & VIRTIO_CONFIG_S_FEATURES_OK) ||
 		    (vdev->ops->activate && vdev->ops->activate(vdev) < 0)) {
 			vp->status = status | VIRTIO_CONFIG_S_NEEDS_RESET;
+			vp->halted = true;
 			signal_config(vdev);
 			return;
 		}
@@ -222,6 +233,7 @@ static void enable_queue(struct virtio_pci *vp, unsigned int i)
 			       vdev->ops->name, i, vq->size, max, strerror(-ret));
 		vq->ready = false;
 		vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		vp->halted = true;
 		signal_config(vdev);
 		return;
 	}
@@ -554,8 +566,7 @@ void virtio_pci_notify(struct virtio_pci *vp, unsigned int idx)
 		return;
 	pthread_mutex_lock(&vdev->lock);
 	vp->stats.notifies++;
-	if ((vp->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
-	    !(vp->status & VIRTIO_CONFIG_S_NEEDS_RESET) && vdev->vqs[idx].ready &&
+	if ((vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->halted && vdev->vqs[idx].ready &&
 	    vdev->ops->queue_notify)
 		vdev->ops->queue_notify(vdev, idx);
 	pthread_mutex_unlock(&vdev->lock);
@@ -621,6 +632,7 @@ int virtio_pci_create(struct kvm *kvm, struct virtio_device *vdev)
 	vdev->transport = vp;
 	vdev->signal_used = signal_used;
 	vdev->signal_config = signal_config;
+	vdev->set_needs_reset = set_needs_reset;
 	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		vp->q[i].notify_fd = -1;
 	for (i = 0; i < VPCI_NR_VECTORS; i++) {

@@ -56,6 +56,12 @@ struct virtio_pci {
 	u8 status;
 	u8 config_generation;
 	u16 queue_select;
+	/*
+	 * The transport set NEEDS_RESET itself (a queue or DRIVER_OK it could
+	 * not take): queues go unserved until the reset. A NEEDS_RESET the
+	 * device asked for (virtio_set_needs_reset) leaves them served.
+	 */
+	bool halted;
 	struct {
 		u16 size;
 		u16 msix_vector;

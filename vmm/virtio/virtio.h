@@ -13,6 +13,7 @@
 #ifndef BALLAST_VIRTIO_H
 #define BALLAST_VIRTIO_H
 
+#include <errno.h>
 #include <pthread.h>
 
 #include "../compiler.h"
@@ -67,6 +68,8 @@ struct virtio_device {
 	void *transport;
 	void (*signal_used)(struct virtio_device *vdev, unsigned int idx);
 	void (*signal_config)(struct virtio_device *vdev);
+	/* Set DEVICE_NEEDS_RESET in the device status until the driver resets. */
+	void (*set_needs_reset)(struct virtio_device *vdev);
 };
 
 static inline bool virtio_has_feature(const struct virtio_device *vdev, unsigned int bit)
@@ -79,6 +82,19 @@ static inline void virtio_signal_used(struct virtio_device *vdev, unsigned int i
 {
 	if (vdev->signal_used && virtq_should_notify(&vdev->vqs[idx]))
 		vdev->signal_used(vdev, idx);
+}
+
+/*
+ * Set DEVICE_NEEDS_RESET (§2.1); the device sends the configuration-change
+ * notification after it, as §2.1.1 asks once DRIVER_OK is set. -EOPNOTSUPP
+ * without a transport that has the bit.
+ */
+static inline int virtio_set_needs_reset(struct virtio_device *vdev)
+{
+	if (!vdev->set_needs_reset)
+		return -EOPNOTSUPP;
+	vdev->set_needs_reset(vdev);
+	return 0;
 }
 
 /* Raise a configuration-change interrupt. */

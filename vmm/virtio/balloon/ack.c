@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * virtio-balloon, when inflate and deflate requests are acked, and the
- * referee around them. By default a request is pushed used as soon as it is
- * handled. hold_inflate_ms / hold_deflate_ms keep it that long first (the
+ * virtio-balloon, when requests are acked, and the referee around them. By
+ * default a chain is pushed used as soon as it is handled. hold_inflate_ms,
+ * hold_deflate_ms, hold_report_ms and hold_hint_ms keep an inflate, a
+ * deflate, a free page report or a hint in-buffer that long first (the
  * spec lets a device use a buffer whenever it likes; Linux waits for each
- * ack): the window from pop to ack in which R-12 and R-10 forbid the driver
- * to touch the request's pages then lasts long enough to catch a driver in
- * it. With referee=on, KVM's dirty log is read at each pop and each ack, so
+ * inflate, deflate and report ack): the window from pop to ack in which
+ * R-12, R-10 and R-38 forbid the driver to touch the request's pages then
+ * lasts long enough to catch a driver in it. ack_order=reverse pushes what
+ * is held on a queue newest first (the spec lets a device use buffers in
+ * any order), which only a driver with several requests out at once sees.
+ * With referee=on, KVM's dirty log is read at each pop and each ack, so
  * every guest write falls in a window whose state the device knows, and
  * referee.c judges it. Everything here runs under vdev.lock; with the
  * referee off and no hold each hook is one test.
@@ -96,24 +100,54 @@ static void balloon_referee_judge(struct balloon *b)
 	balloon_referee_log(b, before);
 }
 
+/* The queues whose requests the referee watches: inflate, deflate, reporting. */
+static bool balloon_ack_watched(unsigned int lq)
+{
+	return lq == BALLOON_VQ_INFLATE || lq == BALLOON_VQ_DEFLATE || lq == BALLOON_VQ_REPORTING;
+}
+
+static enum referee_req_kind balloon_ack_kind(unsigned int lq)
+{
+	if (lq == BALLOON_VQ_DEFLATE)
+		return REFEREE_REQ_DEFLATE;
+	return lq == BALLOON_VQ_REPORTING ? REFEREE_REQ_REPORT : REFEREE_REQ_INFLATE;
+}
+
+/* The stats buffer is not here: the device holds it until its next request anyway. */
+static u64 balloon_ack_hold_ms(const struct balloon *b, unsigned int lq)
+{
+	switch (lq) {
+	case BALLOON_VQ_INFLATE:
+		return b->cfg.hold_inflate_ms;
+	case BALLOON_VQ_DEFLATE:
+		return b->cfg.hold_deflate_ms;
+	case BALLOON_VQ_FREE_PAGE:
+		/* Only page in-buffers: a command the driver does not wait for. */
+		return b->chain.in_bytes ? b->cfg.hold_hint_ms : 0;
+	case BALLOON_VQ_REPORTING:
+		return b->cfg.hold_report_ms;
+	}
+	return 0;
+}
+
 void balloon_ack_open(struct balloon *b, unsigned int lq, u16 head)
 {
 	b->cur = (struct balloon_ack){
 		.head = head,
 		.in_balloon = b->ballooned.nr_set,
-		.req.inflate = lq == BALLOON_VQ_INFLATE,
+		.req.kind = balloon_ack_kind(lq),
 	};
-	if (!b->referee)
+	if (!b->referee || !balloon_ack_watched(lq))
 		return;
 	balloon_referee_read(b);
 	/*
-	 * Writes up to an inflate's pop are judged before its pages are in
-	 * flight: a write the driver made after queuing a page but before we
-	 * popped it cannot be told from one before it queued the page. A
-	 * deflate's are judged at its ack, once its own pages have been
-	 * looked at (balloon_ack_note).
+	 * Writes up to an inflate's (a report's) pop are judged before its
+	 * pages are in flight: a write the driver made after queuing a page
+	 * but before we popped it cannot be told from one before it queued the
+	 * page. A deflate's are judged at its ack, once its own pages have
+	 * been looked at (balloon_ack_note).
 	 */
-	if (lq == BALLOON_VQ_INFLATE)
+	if (lq != BALLOON_VQ_DEFLATE)
 		balloon_referee_judge(b);
 }
 
@@ -130,10 +164,27 @@ void balloon_ack_note(struct balloon *b, const u32 *pfns, size_t n)
 	balloon_referee_log(b, before);
 }
 
-/* Right before the push: the last writes of the window, then out of flight. */
-static void balloon_ack_settle(struct balloon *b, struct balloon_ack *a)
+/* The whole pages of a reported range, in batches, as balloon_ack_note. */
+void balloon_ack_note_range(struct balloon *b, u64 gpa, u64 len)
 {
+	u64 pfn = (gpa + PFN_SIZE - 1) >> PFN_SHIFT, end = (gpa + len) >> PFN_SHIFT;
+	size_t n = 0;
+
 	if (!b->referee)
+		return;
+	for (; pfn < end; pfn++) {
+		b->pfns[n++] = pfn;
+		if (n == ARRAY_SIZE(b->pfns) || pfn + 1 == end) {
+			balloon_ack_note(b, b->pfns, n);
+			n = 0;
+		}
+	}
+}
+
+/* Right before the push: the last writes of the window, then out of flight. */
+static void balloon_ack_settle(struct balloon *b, unsigned int lq, struct balloon_ack *a)
+{
+	if (!b->referee || !balloon_ack_watched(lq))
 		return;
 	balloon_referee_read(b);
 	balloon_referee_judge(b);
@@ -144,11 +195,12 @@ static void balloon_ack_arm(struct balloon *b)
 {
 	struct itimerspec its = { 0 };
 	u64 next = UINT64_MAX;
-	unsigned int lq, i;
+	unsigned int lq;
 
-	for (lq = 0; lq < 2; lq++)
-		for (i = 0; i < b->nr_acks[lq]; i++)
-			next = MIN(next, b->acks[lq][i].due_ns);
+	/* Each list is in the order taken, under one hold: its head is due first. */
+	for (lq = 0; lq < BALLOON_NR_VQS; lq++)
+		if (b->nr_acks[lq])
+			next = MIN(next, b->acks[lq][0].due_ns);
 	if (next != UINT64_MAX) {
 		/* 0 would disarm the timer: a request already due fires at once. */
 		next = MAX(next, 1ULL);
@@ -160,10 +212,10 @@ static void balloon_ack_arm(struct balloon *b)
 
 bool balloon_ack(struct balloon *b, unsigned int lq)
 {
-	u64 ms = lq == BALLOON_VQ_INFLATE ? b->cfg.hold_inflate_ms : b->cfg.hold_deflate_ms;
+	u64 ms = balloon_ack_hold_ms(b, lq);
 
 	if (!ms || b->ack_fd < 0 || b->nr_acks[lq] == BALLOON_QUEUE_SIZE) {
-		balloon_ack_settle(b, &b->cur);
+		balloon_ack_settle(b, lq, &b->cur);
 		return false;
 	}
 	/* Its pages left the balloon: the writes read at its pop can be judged. */
@@ -176,30 +228,42 @@ bool balloon_ack(struct balloon *b, unsigned int lq)
 	return true;
 }
 
-/* Push every held request that is due, in the order they came. */
+/*
+ * Push lq's held requests that are due: the list is in the order taken and
+ * every entry has the same hold, so those due are its head. In the order
+ * taken; with ack_order=reverse, once the oldest is due every request held
+ * on lq goes, newest first (none waits past its hold, and a driver with
+ * several out sees them come back reversed). Returns true if any went.
+ */
+static bool balloon_ack_due_vq(struct balloon *b, unsigned int lq, u64 now)
+{
+	struct balloon_ack *acks = b->acks[lq];
+	unsigned int i, n = b->nr_acks[lq], due = 0;
+
+	while (due < n && acks[due].due_ns <= now)
+		due++;
+	if (!due)
+		return false;
+	if (b->cfg.ack_reverse)
+		due = n;
+	for (i = 0; i < due; i++) {
+		struct balloon_ack *a = &acks[b->cfg.ack_reverse ? due - 1 - i : i];
+
+		balloon_ack_settle(b, lq, a);
+		virtq_push(&b->vdev.vqs[b->lq_to_tq[lq]], a->head, 0);
+	}
+	memmove(acks, acks + due, (n - due) * sizeof(*acks));
+	b->nr_acks[lq] = n - due;
+	return true;
+}
+
 static void balloon_ack_due(struct balloon *b, u64 now)
 {
-	unsigned int lq, i, kept;
+	unsigned int lq;
 
-	for (lq = 0; lq < 2; lq++) {
-		unsigned int tq = b->lq_to_tq[lq];
-		bool pushed = false;
-
-		for (i = kept = 0; i < b->nr_acks[lq]; i++) {
-			struct balloon_ack *a = &b->acks[lq][i];
-
-			if (a->due_ns > now) {
-				b->acks[lq][kept++] = *a;
-				continue;
-			}
-			balloon_ack_settle(b, a);
-			virtq_push(&b->vdev.vqs[tq], a->head, 0);
-			pushed = true;
-		}
-		b->nr_acks[lq] = kept;
-		if (pushed)
-			virtio_signal_used(&b->vdev, tq);
-	}
+	for (lq = 0; lq < BALLOON_NR_VQS; lq++)
+		if (balloon_ack_due_vq(b, lq, now))
+			virtio_signal_used(&b->vdev, b->lq_to_tq[lq]);
 	balloon_ack_arm(b);
 }
 
@@ -226,7 +290,8 @@ int balloon_ack_init(struct balloon *b)
 			return -ENOMEM;
 	}
 	/* Without an I/O loop (unit tests) every request is acked at once. */
-	if (!(b->cfg.hold_inflate_ms || b->cfg.hold_deflate_ms) || !b->loop)
+	if (!(b->cfg.hold_inflate_ms || b->cfg.hold_deflate_ms || b->cfg.hold_report_ms ||
+	      b->cfg.hold_hint_ms) || !b->loop)
 		return 0;
 	b->ack_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (b->ack_fd < 0)
@@ -261,7 +326,7 @@ static void balloon_ack_drop(struct balloon *b)
 {
 	unsigned int lq, i;
 
-	for (lq = 0; lq < 2; lq++) {
+	for (lq = 0; lq < BALLOON_NR_VQS; lq++) {
 		for (i = 0; i < b->nr_acks[lq]; i++)
 			free(b->acks[lq][i].req.pfns);
 		b->nr_acks[lq] = 0;

@@ -205,6 +205,8 @@ static void balloon_reset(struct virtio_device *vdev)
 	struct balloon *b = to_balloon(vdev);
 
 	balloon_timer_arm(b, false);
+	b->m.device_resets++;
+	b->needs_reset = false;
 	b->accepted = 0;
 	b->features_ok = false;
 	b->driver_ok = false;
@@ -408,17 +410,22 @@ void balloon_destroy(struct virtio_device *vdev)
 
 int balloon_set_target_pages(struct virtio_device *vdev, u64 pages)
 {
-	struct balloon *b = to_balloon(vdev);
-
 	if (pages > vdev->mem->ram_size / PFN_SIZE || pages > UINT32_MAX)
 		return -ERANGE;
+	balloon_set_num_pages(vdev, pages);
+	return 0;
+}
+
+void balloon_set_num_pages(struct virtio_device *vdev, u32 pages)
+{
+	struct balloon *b = to_balloon(vdev);
+
 	pthread_mutex_lock(&vdev->lock);
 	b->num_pages = pages;
 	b->target_gen++;
 	/* Every new target gets an interrupt, even an unchanged one: it is cheap. */
 	balloon_signal_config(b);
 	pthread_mutex_unlock(&vdev->lock);
-	return 0;
 }
 
 int balloon_hint_start(struct virtio_device *vdev, u32 *cmd_id)
@@ -494,6 +501,7 @@ void balloon_get_state(struct virtio_device *vdev, struct balloon_state *st)
 		.accepted = b->accepted,
 		.features_ok = b->features_ok,
 		.driver_ok = b->driver_ok,
+		.needs_reset = b->needs_reset,
 		.hint_cmd_id = b->hint_cmd_id,
 		.hint_release = balloon_hint_tracks(b) && balloon_has(b, BALLOON_F_FREE_PAGE_HINT),
 		.poison_val = b->poison_val,

@@ -42,13 +42,17 @@ struct balloon_config {
 
 	/*
 	 * Driver-side conformance (referee.h, ack.c): judge the driver's
-	 * duties with KVM's dirty log; keep each inflate or deflate request
-	 * this long before acking it, which widens the window the referee
-	 * watches (a device may use buffers whenever it likes).
+	 * duties with KVM's dirty log; keep each inflate, deflate, free page
+	 * report or hint in-buffer this long before acking it, which widens
+	 * the window the referee watches (a device may use buffers whenever
+	 * it likes); ack_reverse: held buffers go used newest first.
 	 */
 	bool referee;
 	u64 hold_inflate_ms;
 	u64 hold_deflate_ms;
+	u64 hold_report_ms;
+	u64 hold_hint_ms;
+	bool ack_reverse;
 
 	/* Auto-ballooning (auto.h): off unless auto is on. */
 	bool auto_on;
@@ -99,6 +103,28 @@ void balloon_flush_held(struct virtio_device *vdev);
  * driver is running. -ERANGE above guest RAM.
  */
 int balloon_set_target_pages(struct virtio_device *vdev, u64 pages);
+/*
+ * The same for any num_pages, above guest RAM too: the spec bounds it
+ * nowhere, and a driver must inflate what it can (R-4) and live.
+ */
+void balloon_set_num_pages(struct virtio_device *vdev, u32 pages);
+
+/*
+ * The stress (stress.c), spec-allowed device behaviours that test a
+ * driver; each -ENODEV before DRIVER_OK, with nothing done.
+ * config_notify: count configuration-change interrupts with nothing
+ * changed (the driver re-reads the config and must move nothing: R-4,
+ * R-14 still hold). Raised back to back they may merge into fewer at the
+ * guest, as interrupts do.
+ */
+int balloon_stress_config_notify(struct virtio_device *vdev, unsigned int count);
+/*
+ * DEVICE_NEEDS_RESET set and announced with a config interrupt (§2.1.1);
+ * the queues are still served and the bit stays until the driver resets
+ * the device (balloon_state's needs_reset, the device_resets counter).
+ * -EOPNOTSUPP without a transport that has the bit.
+ */
+int balloon_stress_needs_reset(struct virtio_device *vdev);
 
 /*
  * Auto-ballooning, with auto=on (a no-op otherwise): watch host memory
@@ -169,6 +195,7 @@ struct balloon_state {
 	u64 accepted;			/* bits the driver accepted (FEATURES_OK) */
 	bool features_ok;
 	bool driver_ok;
+	bool needs_reset;		/* DEVICE_NEEDS_RESET set, no reset since */
 	u32 hint_cmd_id;
 	bool hint_release;		/* hinted pages are released (write tracking) */
 	u32 poison_val;

@@ -27,6 +27,8 @@
 	X(bad_descriptors)	/* malformed chains, or wrong shape for the queue */ \
 	X(broken_queues)	/* queues stopped for a bad avail index */ \
 	X(config_interrupts)						\
+	X(device_resets)	/* the transport's at creation, then each status 0 */ \
+	X(needs_reset_raised)	/* DEVICE_NEEDS_RESET set by the stress */ \
 	X(stats_requests)	/* stats buffers handed back to the driver */ \
 	X(stats_updates)	/* stats buffers received */		\
 	X(stats_unknown_tags)	/* entries ignored (D-6) */		\

@@ -24,8 +24,10 @@ const char balloon_opts_help[] =
 "                       virtio-balloon; every key optional, switches on|off\n"
 "                       (default off). size: balloon at boot (K/M/G/T, 4 KiB\n"
 "                       multiple, at most the RAM size). stats_interval: how\n"
-"                       often to ask for guest stats (500ms, 1s; 0 = no\n"
-"                       STATS_VQ). page_poison: offer PAGE_POISON; a non-zero\n"
+"                       often to ask for guest stats (10ms, 500ms, 1s: any\n"
+"                       number of ms, a small one a stats storm that a driver\n"
+"                       must answer and keep ballooning; 0 = no STATS_VQ).\n"
+"                       page_poison: offer PAGE_POISON; a non-zero\n"
 "                       poison value keeps reported pages resident.\n"
 "                       free_page_hint: when the driver ends a run, every vCPU\n"
 "                       stops, KVM's dirty log says which hinted pages were\n"
@@ -44,21 +46,33 @@ const char balloon_opts_help[] =
 "                       that deflates by itself is followed and left alone for\n"
 "                       auto_backoff. With free_page_hint, pressure starts a\n"
 "                       hint run first (at most one per auto_relax).\n"
-"  --balloon referee=on,hold_inflate_ms=N,hold_deflate_ms=N\n"
+"  --balloon referee=on,hold_inflate_ms=N,hold_deflate_ms=N,hold_report_ms=N,\n"
+"            hold_hint_ms=N,ack_order=fifo|reverse\n"
 "                       driver-side conformance, for testing guest drivers.\n"
-"                       referee: read KVM's dirty log at every inflate and\n"
-"                       deflate request taken and acked, and count the pages\n"
-"                       that broke a driver duty (query's \"referee\"): R-12\n"
-"                       written between an inflate taken and acked, R-13\n"
-"                       deflated before its inflate was acked, R-10 (with\n"
-"                       must_tell_host) written before its deflate was acked,\n"
-"                       R-9 written in the balloon with no deflate, R-7\n"
-"                       taken at the target without deflate_on_oom. Not with\n"
+"                       referee: read KVM's dirty log at every inflate,\n"
+"                       deflate and free page report taken and acked, and\n"
+"                       count the pages that broke a driver duty (query's\n"
+"                       \"referee\"): R-12 written between an inflate taken\n"
+"                       and acked, R-13 deflated before its inflate was acked,\n"
+"                       R-10 (with must_tell_host) written before its deflate\n"
+"                       was acked, R-9 written in the balloon with no deflate,\n"
+"                       R-7 taken at the target without deflate_on_oom, R-38\n"
+"                       written between a report taken and acked. Not with\n"
 "                       free_page_hint's hint_release (one dirty log).\n"
-"                       hold_inflate_ms, hold_deflate_ms: ack each request N\n"
-"                       ms (0..10000, default 0) after taking it, as a device\n"
-"                       may use buffers when it likes: the window R-12 (R-10)\n"
-"                       forbids the driver to touch the pages in grows to N.\n"
+"                       hold_inflate_ms, hold_deflate_ms, hold_report_ms,\n"
+"                       hold_hint_ms: ack each inflate, deflate, free page\n"
+"                       report or hint page buffer N ms (0..10000, default 0)\n"
+"                       after taking it, as a device may use buffers when it\n"
+"                       likes: the window R-12 (R-10, R-38) forbids the driver\n"
+"                       to touch the pages in grows to N; a driver must wait for\n"
+"                       each ack it needs and not stall the rest meanwhile.\n"
+"                       ack_order=reverse: requests held on one queue go used\n"
+"                       newest first (once the oldest is due, all of them), as\n"
+"                       a device may use buffers in any order; each request\n"
+"                       must still wait for its own ack (R-12, R-13, R-10).\n"
+"                       Linux has one inflate or deflate and one report out\n"
+"                       at a time: only its hint buffers, or a driver that\n"
+"                       batches, see the order.\n"
 "                       The referee also counts protocol duties broken at the\n"
 "                       moment it sees them: stats R-17, R-20, R-22; free page\n"
 "                       hint R-23, R-24, R-25; poison_val R-34, R-35. Those\n"
@@ -148,7 +162,7 @@ static int balloon_opt_error(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-enum balloon_opt_kind { OPT_SIZE, OPT_SWITCH, OPT_INTERVAL, OPT_HOLD_MS };
+enum balloon_opt_kind { OPT_SIZE, OPT_SWITCH, OPT_INTERVAL, OPT_HOLD_MS, OPT_ORDER };
 
 struct balloon_opt {
 	const char *key;
@@ -176,6 +190,9 @@ static const struct balloon_opt balloon_opts[] = {
 	OPT("referee", OPT_SWITCH, referee),
 	OPT("hold_inflate_ms", OPT_HOLD_MS, hold_inflate_ms),
 	OPT("hold_deflate_ms", OPT_HOLD_MS, hold_deflate_ms),
+	OPT("hold_report_ms", OPT_HOLD_MS, hold_report_ms),
+	OPT("hold_hint_ms", OPT_HOLD_MS, hold_hint_ms),
+	OPT("ack_order", OPT_ORDER, ack_reverse),
 };
 #undef OPT
 
@@ -224,6 +241,12 @@ static int balloon_set_opt(const struct balloon_opt *o, const char *val,
 			return balloon_opt_error(err, errlen,
 				"--balloon: %s: '%s' is not a number of milliseconds in 0..%d",
 				o->key, val, BALLOON_MAX_HOLD_MS);
+		return 0;
+	case OPT_ORDER:
+		if (strcmp(val, "fifo") && strcmp(val, "reverse"))
+			return balloon_opt_error(err, errlen,
+				"--balloon: %s: expected fifo or reverse, got '%s'", o->key, val);
+		*(bool *)field = !strcmp(val, "reverse");
 		return 0;
 	}
 	return -EINVAL;

@@ -12,7 +12,7 @@
 #include "../pfn.h"
 #include "referee.h"
 
-/* An inflate or deflate request popped and not acked yet (ack.c). */
+/* A request popped and not acked yet (ack.c): inflate, deflate, report, hint. */
 struct balloon_ack {
 	u16 head;
 	u64 due_ns;			/* CLOCK_MONOTONIC */
@@ -30,6 +30,7 @@ struct balloon {
 	u64 accepted;
 	bool features_ok;
 	bool driver_ok;
+	bool needs_reset;		/* stress.c set DEVICE_NEEDS_RESET; a reset clears it */
 	unsigned int nr_tq;
 	u8 tq_to_lq[VIRTIO_MAX_QUEUES];
 	u8 lq_to_tq[BALLOON_NR_VQS];
@@ -81,11 +82,13 @@ struct balloon {
 	int hint_fd;			/* eventfd: the release runs off the lock */
 
 	/*
-	 * ack.c: requests held before their ack (hold_*_ms), one list each for
-	 * inflate and deflate, and the referee (NULL: referee=off).
+	 * ack.c: requests held before their ack (hold_*_ms), one list per
+	 * logical queue in the order taken (stats' stays empty: its buffer is
+	 * held until the next request anyway), and the referee (NULL:
+	 * referee=off).
 	 */
-	struct balloon_ack acks[2][BALLOON_QUEUE_SIZE];
-	unsigned int nr_acks[2];
+	struct balloon_ack acks[BALLOON_NR_VQS][BALLOON_QUEUE_SIZE];
+	unsigned int nr_acks[BALLOON_NR_VQS];
 	int ack_fd;			/* timerfd for the next ack due, or -1 */
 	struct referee *referee;
 	bool referee_logging;		/* the dirty log is on for it */
@@ -146,13 +149,15 @@ void balloon_hint_reset(struct balloon *b);
 void balloon_hint_free(struct balloon *b);
 
 /*
- * ack.c. Around each inflate (lq 0) or deflate (lq 1) request: open before
- * its PFNs are read, note each batch of PFNs checked to be RAM before the
- * bitmap changes, then ack: true if the request is held (pushed later by
- * the timer), false if the caller pushes it now.
+ * ack.c. Around each chain of every queue but stats: open before it is
+ * read, note each batch of PFNs of an inflate or deflate checked to be RAM
+ * before the bitmap changes (each range of a report: note_range), then
+ * ack: true if the request is held (pushed later by the timer), false if
+ * the caller pushes it now.
  */
 void balloon_ack_open(struct balloon *b, unsigned int lq, u16 head);
 void balloon_ack_note(struct balloon *b, const u32 *pfns, size_t n);
+void balloon_ack_note_range(struct balloon *b, u64 gpa, u64 len);
 bool balloon_ack(struct balloon *b, unsigned int lq);
 int balloon_ack_init(struct balloon *b);
 /* The driver started (log on) or the device reset (held requests dropped). */

@@ -21,6 +21,8 @@ static const struct {
 	[REFEREE_R10] = { "R-10", "r10", "written before its deflate was acked (MUST_TELL_HOST)" },
 	[REFEREE_R12] = { "R-12", "r12", "written between the device taking its inflate and the ack" },
 	[REFEREE_R13] = { "R-13", "r13", "deflated before its inflate was acked" },
+	[REFEREE_R38] = { "R-38", "r38",
+			  "written between the device taking its free page report and the ack" },
 	[REFEREE_R17] = { "R-17", "r17", "a second stats buffer while the device held one" },
 	[REFEREE_R20] = { "R-20", "r20",
 			  "a stats buffer not whole driver-readable entries, one per statistic" },
@@ -52,7 +54,7 @@ int referee_init(struct referee *r, u64 nr_pfns)
 {
 	memset(r, 0, sizeof(*r));
 	if (pfn_bitmap_init(&r->inflating, nr_pfns) || pfn_bitmap_init(&r->deflating, nr_pfns) ||
-	    pfn_bitmap_init(&r->dirty, nr_pfns)) {
+	    pfn_bitmap_init(&r->reporting, nr_pfns) || pfn_bitmap_init(&r->dirty, nr_pfns)) {
 		referee_free(r);
 		return -ENOMEM;
 	}
@@ -63,6 +65,7 @@ void referee_free(struct referee *r)
 {
 	pfn_bitmap_free(&r->inflating);
 	pfn_bitmap_free(&r->deflating);
+	pfn_bitmap_free(&r->reporting);
 	pfn_bitmap_free(&r->dirty);
 }
 
@@ -70,6 +73,7 @@ void referee_reset(struct referee *r)
 {
 	pfn_bitmap_clear_all(&r->inflating);
 	pfn_bitmap_clear_all(&r->deflating);
+	pfn_bitmap_clear_all(&r->reporting);
 	pfn_bitmap_clear_all(&r->dirty);
 	memset(&r->p, 0, sizeof(r->p));
 }
@@ -132,17 +136,29 @@ static void referee_deflate_page(struct referee *r, const struct referee_view *v
 		referee_count(r, REFEREE_R7, pfn);
 }
 
+static struct pfn_bitmap *referee_flight(struct referee *r, const struct referee_req *req)
+{
+	switch (req->kind) {
+	case REFEREE_REQ_DEFLATE:
+		return &r->deflating;
+	case REFEREE_REQ_REPORT:
+		return &r->reporting;
+	default:
+		return &r->inflating;
+	}
+}
+
 int referee_req_add(struct referee *r, struct referee_req *req, const u32 *pfns, size_t n,
 		    const struct referee_view *v)
 {
-	struct pfn_bitmap *flight = req->inflate ? &r->inflating : &r->deflating;
+	struct pfn_bitmap *flight = referee_flight(r, req);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		/* The guest wrote these: bound every one before it indexes a bitmap. */
 		if (pfns[i] >= flight->nr_pfns)
 			continue;
-		if (!req->inflate)
+		if (req->kind == REFEREE_REQ_DEFLATE)
 			referee_deflate_page(r, v, pfns[i]);
 		if (req->nr == req->cap && referee_req_grow(req)) {
 			r->untracked_pfns += n - i;
@@ -156,7 +172,7 @@ int referee_req_add(struct referee *r, struct referee_req *req, const u32 *pfns,
 
 void referee_req_end(struct referee *r, struct referee_req *req)
 {
-	struct pfn_bitmap *flight = req->inflate ? &r->inflating : &r->deflating;
+	struct pfn_bitmap *flight = referee_flight(r, req);
 	u32 i;
 
 	for (i = 0; i < req->nr; i++)
@@ -182,7 +198,7 @@ u64 referee_judge(struct referee *r, const struct referee_view *v)
 	bool r7 = referee_r7_applies(r, v, v->ballooned->nr_set);
 
 	for (w = 0; w < nr_words; w++) {
-		u64 d = r->dirty.words[w], infl, defl, held;
+		u64 d = r->dirty.words[w], infl, defl, held, rep;
 
 		if (!d)
 			continue;
@@ -190,7 +206,9 @@ u64 referee_judge(struct referee *r, const struct referee_view *v)
 		infl = d & r->inflating.words[w];
 		defl = d & r->deflating.words[w] & ~infl;
 		held = w * BITS < v->ballooned->nr_pfns ? d & v->ballooned->words[w] & ~infl & ~defl : 0;
+		rep = d & r->reporting.words[w] & ~infl;
 		found += referee_count_word(r, REFEREE_R12, w, infl);
+		found += referee_count_word(r, REFEREE_R38, w, rep);
 		if (v->must_tell_host)
 			found += referee_count_word(r, REFEREE_R10, w, defl | held);
 		if (!v->deflate_waiting)

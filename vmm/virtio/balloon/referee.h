@@ -34,8 +34,12 @@
  *        a page back while the balloon is below target, after inflating its
  *        replacement. "The actual number of pages in the balloon" is the
  *        device's own count, not the driver's `actual`, which R-15 lets lag.
- * A page in two inflates in flight at once leaves the in-flight set at the
- * first ack: the referee undercounts, never overclaims.
+ *  R-38  a page of a free page report written between the pop of the
+ *        report and its ack: the driver used it before the device said it
+ *        was done with it. Whole pages of the report only; as for R-12, a
+ *        write before the pop or after the last log read is not claimed.
+ * A page in two inflates (reports) in flight at once leaves the in-flight
+ * set at the first ack: the referee undercounts, never overclaims.
  *
  * The protocol duties (referee_proto.c) need no dirty log: the device sees
  * what the driver writes to config space and puts on the stats and free
@@ -71,9 +75,12 @@
  * bound (referee_await_json). R-28 is not counted either when the driver
  * starts a run without STOP: the spec ends a round when the device changes
  * the id, and then owes no STOP for it.
- * Not judged: R-21 and R-29 (MAYs), R-26, R-27 (SHOULDs), R-30, R-31 and
- * R-33 (what the driver does to its pages: neither the dirty log nor the
- * config space says with which value).
+ * Not judged: R-21 and R-29 (MAYs), R-26, R-27 (SHOULDs), R-30 and R-33
+ * (what the driver does to its pages: neither the dirty log nor the config
+ * space says with which value), R-31 and R-32 (hinted pages are to be
+ * treated as uninitialised: a driver breaks that by reading one for its
+ * old contents, and the dirty log sees writes, never reads), R-36 and
+ * R-37 (the same for reported pages).
  */
 #ifndef BALLAST_BALLOON_REFEREE_H
 #define BALLAST_BALLOON_REFEREE_H
@@ -88,6 +95,7 @@ enum referee_clause {
 	REFEREE_R10,
 	REFEREE_R12,
 	REFEREE_R13,
+	REFEREE_R38,
 	/* The protocol duties (referee_proto.c): counted per event, evidence a value. */
 	REFEREE_R17,
 	REFEREE_R20,
@@ -110,7 +118,7 @@ enum referee_clause {
 #define REFEREE_STATS_MAX	64
 
 struct referee_count {
-	u64 violations;			/* pages, PFNs named, events */
+	u64 violations;			/* pages, PFNs named, events */
 	u64 checks;			/* the protocol duties: times judged */
 	u32 nr_shown;
 	u32 shown[REFEREE_SHOW];	/* PFNs, or values from R-17 on */
@@ -136,6 +144,7 @@ struct referee_proto {
 struct referee {
 	struct pfn_bitmap inflating;	/* popped for inflate, not acked */
 	struct pfn_bitmap deflating;	/* popped for deflate, not acked */
+	struct pfn_bitmap reporting;	/* in a free page report popped, not acked */
 	struct pfn_bitmap dirty;	/* the latest log read, not judged yet */
 	struct referee_count c[REFEREE_NR_CLAUSES];
 	u64 log_reads;
@@ -150,9 +159,16 @@ struct referee {
 	struct referee_proto p;
 };
 
+/* Which in-flight set a request's pages are in until its ack. */
+enum referee_req_kind {
+	REFEREE_REQ_INFLATE,
+	REFEREE_REQ_DEFLATE,
+	REFEREE_REQ_REPORT,
+};
+
 /* The PFNs of one request the device popped, until its ack. */
 struct referee_req {
-	bool inflate;
+	enum referee_req_kind kind;
 	u32 nr, cap;
 	u32 *pfns;
 };
@@ -179,7 +195,7 @@ const char *referee_clause_what(enum referee_clause c);
 
 /*
  * The device popped a batch of req's PFNs (any values: those outside the
- * bitmaps are skipped). Inflate: they are in flight. Deflate, for each page
+ * bitmaps are skipped). Inflate, report: they are in flight. Deflate, for each page
  * in v->ballooned: R-13 if its inflate is in flight; R-10 (must_tell_host)
  * if r->dirty, read at the pop, says it was written while in the balloon;
  * R-7 (no deflate_on_oom, num_pages == in_balloon, target settled); then

@@ -337,6 +337,7 @@ static void balloon_handle_reporting(struct balloon *b)
 	for (i = 0; i < c->nr_bufs; i++) {
 		b->m.reported_ranges++;
 		b->m.reported_bytes += c->bufs[i].len;
+		balloon_ack_note_range(b, c->bufs[i].gpa, c->bufs[i].len);
 		balloon_release_gpa(b, c->bufs[i].gpa, c->bufs[i].len);
 	}
 }
@@ -358,21 +359,19 @@ void balloon_vq_notify(struct balloon *b, unsigned int lq, unsigned int tq)
 			pushed = true;
 			continue;
 		}
-		switch (lq) {
-		case BALLOON_VQ_INFLATE:
-		case BALLOON_VQ_DEFLATE:
-			balloon_ack_open(b, lq, b->chain.head);
-			if (lq == BALLOON_VQ_INFLATE)
-				balloon_handle_inflate(b);
-			else
-				balloon_handle_deflate(b);
-			if (balloon_ack(b, lq))
-				continue;	/* held: ack.c pushes it */
-			break;
-		case BALLOON_VQ_STATS:
+		if (lq == BALLOON_VQ_STATS) {
 			/* Held until the next request: nothing to push now. */
 			pushed |= balloon_handle_stats(b, vq);
 			continue;
+		}
+		balloon_ack_open(b, lq, b->chain.head);
+		switch (lq) {
+		case BALLOON_VQ_INFLATE:
+			balloon_handle_inflate(b);
+			break;
+		case BALLOON_VQ_DEFLATE:
+			balloon_handle_deflate(b);
+			break;
 		case BALLOON_VQ_FREE_PAGE:
 			balloon_handle_free_page(b);
 			break;
@@ -380,6 +379,8 @@ void balloon_vq_notify(struct balloon *b, unsigned int lq, unsigned int tq)
 			balloon_handle_reporting(b);
 			break;
 		}
+		if (balloon_ack(b, lq))
+			continue;	/* held: ack.c pushes it */
 		virtq_push(vq, b->chain.head, 0);
 		pushed = true;
 	}

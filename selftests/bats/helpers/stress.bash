@@ -1,0 +1,30 @@
+# The device's stress for the driver suite (driver/stress.bats,
+# driver/features.bats): ballast-vmm's control requests that do what the
+# spec allows a device and a driver must live with (README.md, "The
+# stress"), and the query readings a test awaits on. Load after driver.
+# shellcheck shell=bash
+
+# stress ACTION [COUNT]: one stress request (config_notify with COUNT
+# interrupts, needs_reset); status 0 when ballast-vmm took it.
+stress() {
+	ballast_ctl "{\"cmd\":\"stress\",\"action\":\"$1\"${2:+,\"count\":$2}}" | grep -q '"ok":true'
+}
+
+# set_num_pages PAGES: num_pages itself, any u32 (above guest RAM too), no
+# wait; the harness's last target (vm_resize's tags) follows in MiB.
+set_num_pages() {
+	ballast_ctl "{\"cmd\":\"balloon\",\"num_pages\":$1}" | grep -q '"ok":true' || return 1
+	vm_state_set target $(($1 / 256))
+}
+
+# set_target MIB: a balloon of MIB MiB asked for, no wait (vm_resize waits).
+set_target() {
+	vmm_balloon_set "$1" || return 1
+	vm_state_set target "$1"
+}
+
+# query_value PATH: one value of query's reply (.actual,
+# .counters.device_resets, ...), as text; a reading for await.
+query_value() {
+	ballast_ctl '{"cmd":"query"}' | jq -er "$1 | tostring"
+}
