@@ -46,6 +46,7 @@ enum ballast_stats_inject {
 	 BIT_ULL(VIRTIO_BALLOON_F_STATS_VQ) |			\
 	 BIT_ULL(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) |		\
 	 BIT_ULL(VIRTIO_BALLOON_F_FREE_PAGE_HINT) |		\
+	 BIT_ULL(VIRTIO_BALLOON_F_PAGE_POISON) |		\
 	 BIT_ULL(VIRTIO_BALLOON_F_REPORTING))
 
 /* Our indices (Linux's enum virtio_balloon_vq), not transport indices. */
@@ -226,6 +227,9 @@ struct ballast {
 	/* Free page reporting. */
 	struct page_reporting_dev_info pr_dev;
 	bool pr_registered;
+
+	/* PAGE_POISON: what the kernel fills freed pages with. */
+	u32 poison_val;
 
 	/* Deflate on OOM. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)

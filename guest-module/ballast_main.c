@@ -16,6 +16,9 @@
  *    tells the host), the design of the 2012 auto-ballooning RFC; registered
  *    only when DEFLATE_ON_OOM is negotiated.  Linux 6.1 uses an OOM notifier.
  *  - free page reporting through page_reporting_register().
+ *  - PAGE_POISON as Linux does it (see ballast_validate()): accepted only
+ *    when the kernel itself fills freed pages, poison_val written before
+ *    DRIVER_OK.
  *  - free page hinting (hint.c), which can also use hinted pages before
  *    DONE, as the spec allows and Linux never does, to check D-12.
  *  - the stats queue answered with the same ten values Linux 6.1 sends.
@@ -38,8 +41,7 @@
  * a migratepage callback), so a module could not bring its own movable ops
  * there even if it wanted them.  Nothing is lost on 7.x that 6.1 had here.
  *
- * Not implemented: PAGE_POISON (never accepted; reporting is
- * refused when init_on_free is on, as Linux does), suspend/resume.
+ * Not implemented: suspend/resume.
  */
 #include <linux/delay.h>
 #include <linux/jiffies.h>
@@ -1178,6 +1180,33 @@ static void ballast_stop(struct ballast *b)
 	ballast_reporting_stop(b);
 }
 
+/*
+ * What freed pages hold: zeroes under init_on_free, else PAGE_POISON in
+ * every byte (a byte pattern reads the same in either byte order).
+ */
+static u32 ballast_poison_val(void)
+{
+	return want_init_on_free() ? 0 : PAGE_POISON * 0x01010101U;
+}
+
+/* Write @val to poison_val (PAGE_POISON negotiated). */
+static void ballast_poison_write(struct ballast *b, u32 val)
+{
+	virtio_cwrite_le(b->vdev, struct virtio_balloon_config, poison_val, &val);
+}
+
+/*
+ * DRIVER_OK, with poison_val written before it when PAGE_POISON was
+ * negotiated (R-34): the device may read it from then on (D-15, D-17).
+ * Linux writes it on every probe, 0 included; so do we, after a reset too.
+ */
+static void ballast_ready(struct ballast *b)
+{
+	if (ballast_has(b, VIRTIO_BALLOON_F_PAGE_POISON))
+		ballast_poison_write(b, b->poison_val);
+	virtio_device_ready(b->vdev);
+}
+
 /* Re-run the status sequence of virtio_dev_probe() on a reset device. */
 static int ballast_reinit(struct ballast *b)
 {
@@ -1199,7 +1228,7 @@ static int ballast_reinit(struct ballast *b)
 	if (err)
 		return err;
 	WRITE_ONCE(b->dead, false);
-	virtio_device_ready(vdev);
+	ballast_ready(b);
 	ballast_update_actual(b);
 	return 0;
 }
@@ -1254,11 +1283,25 @@ static int ballast_validate(struct virtio_device *vdev)
 		if (disable_features & BIT_ULL(i))
 			__virtio_clear_bit(vdev, i);
 	/*
-	 * We never accept PAGE_POISON, so reported pages may come back with
-	 * any contents: refuse reporting when the kernel relies on freed
-	 * pages holding zeroes or a poison pattern (R-3), as Linux does.
+	 * PAGE_POISON as Linux's virtballoon_validate() does it.  The spec
+	 * has a driver that accepts it fill deflated pages with poison_val
+	 * (R-33) and poison pages before reporting them (R-37); this driver
+	 * does neither itself, and need not: it frees deflated pages (and
+	 * pages a reset gave back) to the page allocator, which under
+	 * init_on_free zeroes them and under page poisoning fills them with
+	 * PAGE_POISON before anyone can use them, and every page it reports
+	 * is a free page that already holds that value.  So the feature is
+	 * accepted exactly when one of the two is on, with poison_val its
+	 * value (ballast_poison_val()), and cleared otherwise (R-2: no value
+	 * to keep).  With one of them on and no PAGE_POISON (the device did
+	 * not offer it, or disable_features), a device could hand reported
+	 * pages back with other contents than the kernel relies on:
+	 * reporting is refused then (R-3).  init_on_free and page poisoning
+	 * never run together: page poisoning turns init_on_free off at boot.
 	 */
-	if (want_init_on_free() || page_poisoning_enabled_static())
+	if (!want_init_on_free() && !page_poisoning_enabled_static())
+		__virtio_clear_bit(vdev, VIRTIO_BALLOON_F_PAGE_POISON);
+	else if (!virtio_has_feature(vdev, VIRTIO_BALLOON_F_PAGE_POISON))
 		__virtio_clear_bit(vdev, VIRTIO_BALLOON_F_REPORTING);
 	/* No allocation in virtqueue_add for reporting; PFNs are GPAs. */
 	__virtio_clear_bit(vdev, VIRTIO_RING_F_INDIRECT_DESC);
@@ -1337,6 +1380,7 @@ static int ballast_probe(struct virtio_device *vdev)
 	ballast_hint_init(b);
 	b->stop_update = true;
 	b->batch = 1;
+	b->poison_val = ballast_poison_val();
 
 	err = -ENOMEM;
 	for (i = 0; i < BALLAST_BATCH_MAX; i++) {
@@ -1364,7 +1408,7 @@ static int ballast_probe(struct virtio_device *vdev)
 	if (err)
 		goto out_del_vqs;
 
-	virtio_device_ready(vdev);
+	ballast_ready(b);
 	ballast_update_actual(b);
 	err = ballast_start(b);
 	if (err)
@@ -1431,6 +1475,7 @@ static unsigned int ballast_features[] = {
 	VIRTIO_BALLOON_F_STATS_VQ,
 	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
 	VIRTIO_BALLOON_F_FREE_PAGE_HINT,
+	VIRTIO_BALLOON_F_PAGE_POISON,
 	VIRTIO_BALLOON_F_REPORTING,
 };
 
