@@ -143,7 +143,7 @@ struct ballast_knob_ctx {
 	unsigned int idx;
 };
 
-#define BALLAST_NR_KNOBS	21
+#define BALLAST_NR_KNOBS	22
 
 /* One request in flight: an sg list the device reads or writes. */
 struct ballast_req {
@@ -227,6 +227,12 @@ struct ballast {
 	/* Free page reporting. */
 	struct page_reporting_dev_info pr_dev;
 	bool pr_registered;
+	/*
+	 * Held while a report is with the device, and by poison_change while
+	 * poison_val is not the kernel's: no report goes out under a value
+	 * the kernel's free pages do not hold (D-17).
+	 */
+	struct mutex report_lock;
 
 	/* PAGE_POISON: what the kernel fills freed pages with. */
 	u32 poison_val;
@@ -300,6 +306,7 @@ void ballast_queue_update(struct ballast *b, unsigned long delay);
 int ballast_set_batch(struct ballast *b, unsigned int batch);
 struct page *ballast_alloc_page(void);
 void ballast_count_used(struct ballast *b, enum ballast_vq q, u32 len);
+void ballast_poison_write(struct ballast *b, u32 val);
 
 /* debugfs.c */
 void ballast_debugfs_init(struct ballast *b);

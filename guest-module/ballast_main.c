@@ -80,6 +80,18 @@ module_param(disable_features, ullong, 0444);
 MODULE_PARM_DESC(disable_features, "Mask of feature bits never to accept (e.g. 0x4: DEFLATE_ON_OOM)");
 
 /*
+ * A driver breaking R-34 on purpose: with PAGE_POISON negotiated, poison_val
+ * is written only after DRIVER_OK, at the next probe or reset (inject's
+ * reset_device), so the device sees DRIVER_OK with it unwritten.  The late
+ * write itself changes poison_val while DRIVER_OK unless the value is the
+ * one the device reset it to (0, init_on_free's): with page poisoning it
+ * breaks R-35 as well.
+ */
+static bool poison_late;
+module_param(poison_late, bool, 0644);
+MODULE_PARM_DESC(poison_late, "Break R-34 on purpose: write poison_val after DRIVER_OK (next probe or reset)");
+
+/*
  * DEFAULT_SEEKS (2) deflated the whole balloon for a hog that needed half
  * of it (512 MiB guest, 256 MiB balloon, hog 128 MiB short: 256 MiB freed);
  * 32 freed 135 MiB for that hog and 238 MiB for one 230 MiB short, with no
@@ -881,8 +893,10 @@ static int ballast_report(struct page_reporting_dev_info *pr,
 	 * On a timeout ballast_xfer() has reset the device before we return,
 	 * so page_reporting may hand these pages out again safely.
 	 */
+	mutex_lock(&b->report_lock);
 	err = ballast_xfer(b, BQ_REPORTING, &req, 1, GFP_NOWAIT | __GFP_NOWARN,
 			   NULL);
+	mutex_unlock(&b->report_lock);
 	if (err)
 		return err;
 	for_each_sg(sg, s, nents, i)
@@ -1190,7 +1204,7 @@ static u32 ballast_poison_val(void)
 }
 
 /* Write @val to poison_val (PAGE_POISON negotiated). */
-static void ballast_poison_write(struct ballast *b, u32 val)
+void ballast_poison_write(struct ballast *b, u32 val)
 {
 	virtio_cwrite_le(b->vdev, struct virtio_balloon_config, poison_val, &val);
 }
@@ -1202,9 +1216,14 @@ static void ballast_poison_write(struct ballast *b, u32 val)
  */
 static void ballast_ready(struct ballast *b)
 {
-	if (ballast_has(b, VIRTIO_BALLOON_F_PAGE_POISON))
+	bool poison = ballast_has(b, VIRTIO_BALLOON_F_PAGE_POISON);
+	bool late = READ_ONCE(poison_late);
+
+	if (poison && !late)
 		ballast_poison_write(b, b->poison_val);
 	virtio_device_ready(b->vdev);
+	if (poison && late)
+		ballast_poison_write(b, b->poison_val);
 }
 
 /* Re-run the status sequence of virtio_dev_probe() on a reset device. */
@@ -1368,6 +1387,7 @@ static int ballast_probe(struct virtio_device *vdev)
 	mutex_init(&b->lock);
 	mutex_init(&b->kill_lock);
 	mutex_init(&b->inject_lock);
+	mutex_init(&b->report_lock);
 	spin_lock_init(&b->stop_lock);
 	spin_lock_init(&b->stats_lock);
 	INIT_LIST_HEAD(&b->pages);

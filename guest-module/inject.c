@@ -865,6 +865,32 @@ static int knob_hint_start_twice(struct ballast *b, struct ballast_inject_result
 	return 0;
 }
 
+/*
+ * A driver breaking R-35 on purpose (PAGE_POISON negotiated): poison_val
+ * written with another value while DRIVER_OK, then at once with the
+ * kernel's again, so that the device is left with the value the kernel's
+ * free pages hold; that is a second change, which a referee counts too.
+ * The other value is the kernel's inverted: never 0, so a device that
+ * keeps reported pages resident under a non-zero value (QEMU, ballast-vmm)
+ * is never told meanwhile that it may discard them.  No report is with the
+ * device in between (report_lock), nor an inflate or deflate (@lock).
+ * pfn: the other value.
+ */
+static int knob_poison_change(struct ballast *b, struct ballast_inject_result *r)
+{
+	u32 other = ~b->poison_val;
+
+	if (!ballast_has(b, VIRTIO_BALLOON_F_PAGE_POISON))
+		return -EOPNOTSUPP;
+	mutex_lock(&b->report_lock);
+	ballast_poison_write(b, other);
+	ballast_poison_write(b, b->poison_val);
+	mutex_unlock(&b->report_lock);
+	r->sent = true;
+	r->pfn = other;
+	return 0;
+}
+
 /* Not malformed: reset and re-initialise the device (tests recovery). */
 static int knob_reset_device(struct ballast *b, struct ballast_inject_result *r)
 {
@@ -896,6 +922,7 @@ static const struct ballast_knob ballast_knobs[BALLAST_NR_KNOBS] = {
 	{ "hint_cmd_8_bytes", knob_hint_cmd_8_bytes },
 	{ "hint_page_after_stop", knob_hint_page_after_stop },
 	{ "hint_start_twice", knob_hint_start_twice },
+	{ "poison_change", knob_poison_change },
 };
 
 static ssize_t ballast_knob_write(struct file *file, const char __user *ubuf,
