@@ -137,6 +137,29 @@ struct ballast_inject_result {
 
 struct ballast_cfile;
 
+/*
+ * A page the driver writes, on purpose, while a request naming it waits for
+ * the device (the knobs that break R-12 and R-10): ballast_wait_used()
+ * writes one word of it every BALLAST_TOUCH_MS until the ack.
+ */
+struct ballast_touch {
+	struct page *page;	/* NULL: nothing to write */
+	u32 writes;		/* how many times it was written */
+};
+
+static inline void ballast_touch_arm(struct ballast_touch *t, struct page *page)
+{
+	t->writes = 0;
+	t->page = page;
+}
+
+/* Stop writing; how many times the page was written. */
+static inline u32 ballast_touch_disarm(struct ballast_touch *t)
+{
+	t->page = NULL;
+	return t->writes;
+}
+
 /* A fault-injection knob's file: which knob, which device. */
 struct ballast_knob_ctx {
 	struct ballast *b;
@@ -179,8 +202,7 @@ struct ballast {
 	struct scatterlist sgs[BALLAST_BATCH_MAX];
 	unsigned long last_shrink;	/* jiffies of the last shrinker deflate */
 	bool skip_kick;			/* inject: next xfer adds, no notify */
-	struct page *touch_page;	/* inject: written while its inflate waits */
-	u32 touch_writes;
+	struct ballast_touch touch;	/* inject: written while its request waits */
 	bool shrunk;
 
 	/* Stops the update/stats work during remove and recovery. */

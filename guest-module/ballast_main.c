@@ -206,27 +206,34 @@ static bool ballast_collect(struct ballast *b, enum ballast_vq q,
 
 /*
  * Wait up to ack_timeout_ms for @want buffers of @q to come back; what
- * wait_event_timeout() returns.  With inject's touch_page set
- * (write_inflight), write that page every BALLAST_TOUCH_MS meanwhile: it is
- * in the inflate just sent, so each write before the ack breaks R-12 on
- * purpose, and a device that holds the buffer a while sees one.
+ * wait_event_timeout() returns.  With inject's touch armed (write_inflight,
+ * write_deflating), write its page every BALLAST_TOUCH_MS meanwhile: it is
+ * in the request just sent, so each write before the ack breaks a duty on
+ * purpose (R-12, R-10), and a device that holds the buffer a while sees
+ * one.
  */
 #define BALLAST_TOUCH_MS	10
+
+static void ballast_touch_once(struct ballast_touch *t)
+{
+	u32 *p = page_address(t->page);
+
+	WRITE_ONCE(p[t->writes % (PAGE_SIZE / sizeof(*p))], t->writes);
+	t->writes++;
+}
 
 static long ballast_wait_used(struct ballast *b, enum ballast_vq q,
 			      unsigned int *done, unsigned int want)
 {
 	unsigned long end = jiffies + msecs_to_jiffies(ballast_ack_timeout_ms);
-	u32 *p;
+	struct ballast_touch *t = &b->touch;
 	long left;
 
-	if (!b->touch_page)
+	if (!t->page)
 		return wait_event_timeout(b->acked, ballast_collect(b, q, done, want),
 					  msecs_to_jiffies(ballast_ack_timeout_ms));
-	p = page_address(b->touch_page);
 	do {
-		WRITE_ONCE(p[b->touch_writes % (PAGE_SIZE / sizeof(*p))], b->touch_writes);
-		b->touch_writes++;
+		ballast_touch_once(t);
 		left = wait_event_timeout(b->acked, ballast_collect(b, q, done, want),
 					  msecs_to_jiffies(BALLAST_TOUCH_MS));
 	} while (!left && time_before(jiffies, end));

@@ -198,11 +198,9 @@ static int knob_write_inflight(struct ballast *b, struct ballast_inject_result *
 
 	if (!page)
 		return -ENOMEM;
-	b->touch_page = page;
-	b->touch_writes = 0;
+	ballast_touch_arm(&b->touch, page);
 	err = inflate_page(b, page, r);
-	r->writes = b->touch_writes;
-	b->touch_page = NULL;
+	r->writes = ballast_touch_disarm(&b->touch);
 	return err == -EIO && r->sent ? 0 : err;
 }
 
@@ -303,12 +301,10 @@ static int knob_write_deflating(struct ballast *b, struct ballast_inject_result 
 	page = list_first_entry(&b->pages, struct page, lru);
 	r->pfn = page_to_pfn(page);
 	r->nr_pfns = 1;
-	b->touch_page = page;
-	b->touch_writes = 0;
+	ballast_touch_arm(&b->touch, page);
 	start = jiffies;
 	got = ballast_leak(b, 1, GFP_KERNEL);
-	r->writes = b->touch_writes;
-	b->touch_page = NULL;
+	r->writes = ballast_touch_disarm(&b->touch);
 	r->wait_ms = jiffies_to_msecs(jiffies - start);
 	ballast_update_actual(b);
 	r->sent = got == 1 || got == -ETIMEDOUT || got == -EIO;
