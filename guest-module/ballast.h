@@ -94,6 +94,7 @@ struct ballast_counters {
 	atomic64_t report_calls;
 	atomic64_t reported_ranges;
 	atomic64_t reported_bytes;
+	atomic64_t report_writes;	/* report_write_inflight's writes */
 	atomic64_t config_changes;	/* config-change interrupts */
 	atomic64_t stats_requests;	/* device used the stats buffer */
 	atomic64_t stats_answered;	/* we refilled and kicked */
@@ -139,17 +140,27 @@ struct ballast_cfile;
 
 /*
  * A page the driver writes, on purpose, while a request naming it waits for
- * the device (the knobs that break R-12 and R-10): ballast_wait_used()
- * writes one word of it every BALLAST_TOUCH_MS until the ack.
+ * the device (the knobs that break R-12, R-10 and R-38):
+ * ballast_wait_used() writes one word of it every BALLAST_TOUCH_MS until
+ * the ack.
  */
 struct ballast_touch {
 	struct page *page;	/* NULL: nothing to write */
 	u32 writes;		/* how many times it was written */
+	/*
+	 * Write each word back as it was: a free page must keep what the
+	 * allocator put there (zeroes under init_on_free, PAGE_POISON under
+	 * page poisoning), and a write of the same value is still a write in
+	 * the dirty log the device reads.
+	 */
+	bool keep;
 };
 
-static inline void ballast_touch_arm(struct ballast_touch *t, struct page *page)
+static inline void ballast_touch_arm(struct ballast_touch *t, struct page *page,
+				     bool keep)
 {
 	t->writes = 0;
+	t->keep = keep;
 	t->page = page;
 }
 
@@ -166,7 +177,7 @@ struct ballast_knob_ctx {
 	unsigned int idx;
 };
 
-#define BALLAST_NR_KNOBS	22
+#define BALLAST_NR_KNOBS	23
 
 /* One request in flight: an sg list the device reads or writes. */
 struct ballast_req {
@@ -255,6 +266,8 @@ struct ballast {
 	 * the kernel's free pages do not hold (D-17).
 	 */
 	struct mutex report_lock;
+	atomic_t report_write_armed;	/* inject: report_write_inflight */
+	struct ballast_touch report_touch;	/* ...a page of that report */
 
 	/* PAGE_POISON: what the kernel fills freed pages with. */
 	u32 poison_val;

@@ -207,18 +207,21 @@ static bool ballast_collect(struct ballast *b, enum ballast_vq q,
 /*
  * Wait up to ack_timeout_ms for @want buffers of @q to come back; what
  * wait_event_timeout() returns.  With inject's touch armed (write_inflight,
- * write_deflating), write its page every BALLAST_TOUCH_MS meanwhile: it is
- * in the request just sent, so each write before the ack breaks a duty on
- * purpose (R-12, R-10), and a device that holds the buffer a while sees
- * one.
+ * write_deflating, report_write_inflight), write its page every
+ * BALLAST_TOUCH_MS meanwhile: it is in the request just sent, so each write
+ * before the ack breaks a duty on purpose (R-12, R-10, R-38), and a device
+ * that holds the buffer a while sees one.  Reports have a touch of their
+ * own: they come from page_reporting's work, not under @lock as the knobs
+ * that write b->touch.
  */
 #define BALLAST_TOUCH_MS	10
 
 static void ballast_touch_once(struct ballast_touch *t)
 {
 	u32 *p = page_address(t->page);
+	u32 *w = &p[t->writes % (PAGE_SIZE / sizeof(*p))];
 
-	WRITE_ONCE(p[t->writes % (PAGE_SIZE / sizeof(*p))], t->writes);
+	WRITE_ONCE(*w, t->keep ? READ_ONCE(*w) : t->writes);
 	t->writes++;
 }
 
@@ -226,7 +229,7 @@ static long ballast_wait_used(struct ballast *b, enum ballast_vq q,
 			      unsigned int *done, unsigned int want)
 {
 	unsigned long end = jiffies + msecs_to_jiffies(ballast_ack_timeout_ms);
-	struct ballast_touch *t = &b->touch;
+	struct ballast_touch *t = q == BQ_REPORTING ? &b->report_touch : &b->touch;
 	long left;
 
 	if (!t->page)
@@ -901,8 +904,18 @@ static int ballast_report(struct page_reporting_dev_info *pr,
 	 * so page_reporting may hand these pages out again safely.
 	 */
 	mutex_lock(&b->report_lock);
+	if (atomic_xchg(&b->report_write_armed, 0))
+		ballast_touch_arm(&b->report_touch, sg_page(sg), true);
 	err = ballast_xfer(b, BQ_REPORTING, &req, 1, GFP_NOWAIT | __GFP_NOWARN,
 			   NULL);
+	if (b->report_touch.page) {
+		u32 writes = ballast_touch_disarm(&b->report_touch);
+
+		atomic64_add(writes, &b->c.report_writes);
+		/* Not sent, so never waited on: the next report, then. */
+		if (!writes)
+			atomic_set(&b->report_write_armed, 1);
+	}
 	mutex_unlock(&b->report_lock);
 	if (err)
 		return err;

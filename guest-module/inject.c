@@ -198,7 +198,7 @@ static int knob_write_inflight(struct ballast *b, struct ballast_inject_result *
 
 	if (!page)
 		return -ENOMEM;
-	ballast_touch_arm(&b->touch, page);
+	ballast_touch_arm(&b->touch, page, false);
 	err = inflate_page(b, page, r);
 	r->writes = ballast_touch_disarm(&b->touch);
 	return err == -EIO && r->sent ? 0 : err;
@@ -301,7 +301,7 @@ static int knob_write_deflating(struct ballast *b, struct ballast_inject_result 
 	page = list_first_entry(&b->pages, struct page, lru);
 	r->pfn = page_to_pfn(page);
 	r->nr_pfns = 1;
-	ballast_touch_arm(&b->touch, page);
+	ballast_touch_arm(&b->touch, page, false);
 	start = jiffies;
 	got = ballast_leak(b, 1, GFP_KERNEL);
 	r->writes = ballast_touch_disarm(&b->touch);
@@ -887,6 +887,30 @@ static int knob_poison_change(struct ballast *b, struct ballast_inject_result *r
 	return 0;
 }
 
+/*
+ * A driver breaking R-38 on purpose: arms the next free page report, which
+ * then writes the first page of its first entry every BALLAST_TOUCH_MS
+ * from its kick to the device's ack; a device that holds reports
+ * (ballast-vmm's hold_report_ms) sees a reported page used before it acked
+ * the report.  The page is a free page that page_reporting keeps isolated
+ * until the report returns, so no one else uses it meanwhile, and each
+ * write puts back the word that was there: it keeps the zeroes or poison
+ * the allocator relies on.  Reports come when page_reporting finds enough
+ * free memory (2 s after a free), so the knob returns at once, having sent
+ * nothing (sent=0); the counter report_writes says when the report went.
+ */
+static int knob_report_write_inflight(struct ballast *b,
+				      struct ballast_inject_result *r)
+{
+	if (!ballast_has(b, VIRTIO_BALLOON_F_REPORTING))
+		return -EOPNOTSUPP;
+	/* debug_pagealloc unmaps free pages: the write would fault. */
+	if (debug_pagealloc_enabled_static())
+		return -EOPNOTSUPP;
+	atomic_set(&b->report_write_armed, 1);
+	return 0;
+}
+
 /* Not malformed: reset and re-initialise the device (tests recovery). */
 static int knob_reset_device(struct ballast *b, struct ballast_inject_result *r)
 {
@@ -919,6 +943,7 @@ static const struct ballast_knob ballast_knobs[BALLAST_NR_KNOBS] = {
 	{ "hint_page_after_stop", knob_hint_page_after_stop },
 	{ "hint_start_twice", knob_hint_start_twice },
 	{ "poison_change", knob_poison_change },
+	{ "report_write_inflight", knob_report_write_inflight },
 };
 
 static ssize_t ballast_knob_write(struct file *file, const char __user *ubuf,
