@@ -25,6 +25,8 @@ HOLD_MS=${BALLAST_REFEREE_HOLD_MS:-200}
 # BALLAST_REFEREE=off boots without the referee: the knob tests must fail.
 REFEREE=${BALLAST_REFEREE:-on}
 PROTO=${BALLAST_REFEREE_PROTO:-on}
+# The bound of the protocol knobs' awaits (the device's next hint id, ...).
+PROTO_SECS=${BALLAST_REFEREE_PROTO_SECS:-30}
 
 load ../helpers/one_guest
 load ../helpers/referee
