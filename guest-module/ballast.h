@@ -46,6 +46,7 @@ enum ballast_stats_inject {
 	 BIT_ULL(VIRTIO_BALLOON_F_STATS_VQ) |			\
 	 BIT_ULL(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) |		\
 	 BIT_ULL(VIRTIO_BALLOON_F_FREE_PAGE_HINT) |		\
+	 BIT_ULL(VIRTIO_BALLOON_F_PAGE_POISON) |		\
 	 BIT_ULL(VIRTIO_BALLOON_F_REPORTING))
 
 /* Our indices (Linux's enum virtio_balloon_vq), not transport indices. */
@@ -93,6 +94,7 @@ struct ballast_counters {
 	atomic64_t report_calls;
 	atomic64_t reported_ranges;
 	atomic64_t reported_bytes;
+	atomic64_t report_writes;	/* report_write_inflight's writes */
 	atomic64_t config_changes;	/* config-change interrupts */
 	atomic64_t stats_requests;	/* device used the stats buffer */
 	atomic64_t stats_answered;	/* we refilled and kicked */
@@ -136,13 +138,46 @@ struct ballast_inject_result {
 
 struct ballast_cfile;
 
+/*
+ * A page the driver writes, on purpose, while a request naming it waits for
+ * the device (the knobs that break R-12, R-10 and R-38):
+ * ballast_wait_used() writes one word of it every BALLAST_TOUCH_MS until
+ * the ack.
+ */
+struct ballast_touch {
+	struct page *page;	/* NULL: nothing to write */
+	u32 writes;		/* how many times it was written */
+	/*
+	 * Write each word back as it was: a free page must keep what the
+	 * allocator put there (zeroes under init_on_free, PAGE_POISON under
+	 * page poisoning), and a write of the same value is still a write in
+	 * the dirty log the device reads.
+	 */
+	bool keep;
+};
+
+static inline void ballast_touch_arm(struct ballast_touch *t, struct page *page,
+				     bool keep)
+{
+	t->writes = 0;
+	t->keep = keep;
+	t->page = page;
+}
+
+/* Stop writing; how many times the page was written. */
+static inline u32 ballast_touch_disarm(struct ballast_touch *t)
+{
+	t->page = NULL;
+	return t->writes;
+}
+
 /* A fault-injection knob's file: which knob, which device. */
 struct ballast_knob_ctx {
 	struct ballast *b;
 	unsigned int idx;
 };
 
-#define BALLAST_NR_KNOBS	21
+#define BALLAST_NR_KNOBS	23
 
 /* One request in flight: an sg list the device reads or writes. */
 struct ballast_req {
@@ -178,8 +213,7 @@ struct ballast {
 	struct scatterlist sgs[BALLAST_BATCH_MAX];
 	unsigned long last_shrink;	/* jiffies of the last shrinker deflate */
 	bool skip_kick;			/* inject: next xfer adds, no notify */
-	struct page *touch_page;	/* inject: written while its inflate waits */
-	u32 touch_writes;
+	struct ballast_touch touch;	/* inject: written while its request waits */
 	bool shrunk;
 
 	/* Stops the update/stats work during remove and recovery. */
@@ -226,6 +260,17 @@ struct ballast {
 	/* Free page reporting. */
 	struct page_reporting_dev_info pr_dev;
 	bool pr_registered;
+	/*
+	 * Held while a report is with the device, and by poison_change while
+	 * poison_val is not the kernel's: no report goes out under a value
+	 * the kernel's free pages do not hold (D-17).
+	 */
+	struct mutex report_lock;
+	atomic_t report_write_armed;	/* inject: report_write_inflight */
+	struct ballast_touch report_touch;	/* ...a page of that report */
+
+	/* PAGE_POISON: what the kernel fills freed pages with. */
+	u32 poison_val;
 
 	/* Deflate on OOM. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
@@ -296,6 +341,7 @@ void ballast_queue_update(struct ballast *b, unsigned long delay);
 int ballast_set_batch(struct ballast *b, unsigned int batch);
 struct page *ballast_alloc_page(void);
 void ballast_count_used(struct ballast *b, enum ballast_vq q, u32 len);
+void ballast_poison_write(struct ballast *b, u32 val);
 
 /* debugfs.c */
 void ballast_debugfs_init(struct ballast *b);

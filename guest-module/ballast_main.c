@@ -16,6 +16,9 @@
  *    tells the host), the design of the 2012 auto-ballooning RFC; registered
  *    only when DEFLATE_ON_OOM is negotiated.  Linux 6.1 uses an OOM notifier.
  *  - free page reporting through page_reporting_register().
+ *  - PAGE_POISON as Linux does it (see ballast_validate()): accepted only
+ *    when the kernel itself fills freed pages, poison_val written before
+ *    DRIVER_OK.
  *  - free page hinting (hint.c), which can also use hinted pages before
  *    DONE, as the spec allows and Linux never does, to check D-12.
  *  - the stats queue answered with the same ten values Linux 6.1 sends.
@@ -38,8 +41,7 @@
  * a migratepage callback), so a module could not bring its own movable ops
  * there even if it wanted them.  Nothing is lost on 7.x that 6.1 had here.
  *
- * Not implemented: PAGE_POISON (never accepted; reporting is
- * refused when init_on_free is on, as Linux does), suspend/resume.
+ * Not implemented: suspend/resume.
  */
 #include <linux/delay.h>
 #include <linux/jiffies.h>
@@ -76,6 +78,18 @@ MODULE_PARM_DESC(batch, "Inflate/deflate descriptors in flight per kick, 1-64 (d
 static unsigned long long disable_features;
 module_param(disable_features, ullong, 0444);
 MODULE_PARM_DESC(disable_features, "Mask of feature bits never to accept (e.g. 0x4: DEFLATE_ON_OOM)");
+
+/*
+ * A driver breaking R-34 on purpose: with PAGE_POISON negotiated, poison_val
+ * is written only after DRIVER_OK, at the next probe or reset (inject's
+ * reset_device), so the device sees DRIVER_OK with it unwritten.  The late
+ * write itself changes poison_val while DRIVER_OK unless the value is the
+ * one the device reset it to (0, init_on_free's): with page poisoning it
+ * breaks R-35 as well.
+ */
+static bool poison_late;
+module_param(poison_late, bool, 0644);
+MODULE_PARM_DESC(poison_late, "Break R-34 on purpose: write poison_val after DRIVER_OK (next probe or reset)");
 
 /*
  * DEFAULT_SEEKS (2) deflated the whole balloon for a hog that needed half
@@ -192,27 +206,37 @@ static bool ballast_collect(struct ballast *b, enum ballast_vq q,
 
 /*
  * Wait up to ack_timeout_ms for @want buffers of @q to come back; what
- * wait_event_timeout() returns.  With inject's touch_page set
- * (write_inflight), write that page every BALLAST_TOUCH_MS meanwhile: it is
- * in the inflate just sent, so each write before the ack breaks R-12 on
- * purpose, and a device that holds the buffer a while sees one.
+ * wait_event_timeout() returns.  With inject's touch armed (write_inflight,
+ * write_deflating, report_write_inflight), write its page every
+ * BALLAST_TOUCH_MS meanwhile: it is in the request just sent, so each write
+ * before the ack breaks a duty on purpose (R-12, R-10, R-38), and a device
+ * that holds the buffer a while sees one.  Reports have a touch of their
+ * own: they come from page_reporting's work, not under @lock as the knobs
+ * that write b->touch.
  */
 #define BALLAST_TOUCH_MS	10
+
+static void ballast_touch_once(struct ballast_touch *t)
+{
+	u32 *p = page_address(t->page);
+	u32 *w = &p[t->writes % (PAGE_SIZE / sizeof(*p))];
+
+	WRITE_ONCE(*w, t->keep ? READ_ONCE(*w) : t->writes);
+	t->writes++;
+}
 
 static long ballast_wait_used(struct ballast *b, enum ballast_vq q,
 			      unsigned int *done, unsigned int want)
 {
 	unsigned long end = jiffies + msecs_to_jiffies(ballast_ack_timeout_ms);
-	u32 *p;
+	struct ballast_touch *t = q == BQ_REPORTING ? &b->report_touch : &b->touch;
 	long left;
 
-	if (!b->touch_page)
+	if (!t->page)
 		return wait_event_timeout(b->acked, ballast_collect(b, q, done, want),
 					  msecs_to_jiffies(ballast_ack_timeout_ms));
-	p = page_address(b->touch_page);
 	do {
-		WRITE_ONCE(p[b->touch_writes % (PAGE_SIZE / sizeof(*p))], b->touch_writes);
-		b->touch_writes++;
+		ballast_touch_once(t);
 		left = wait_event_timeout(b->acked, ballast_collect(b, q, done, want),
 					  msecs_to_jiffies(BALLAST_TOUCH_MS));
 	} while (!left && time_before(jiffies, end));
@@ -879,8 +903,20 @@ static int ballast_report(struct page_reporting_dev_info *pr,
 	 * On a timeout ballast_xfer() has reset the device before we return,
 	 * so page_reporting may hand these pages out again safely.
 	 */
+	mutex_lock(&b->report_lock);
+	if (atomic_xchg(&b->report_write_armed, 0))
+		ballast_touch_arm(&b->report_touch, sg_page(sg), true);
 	err = ballast_xfer(b, BQ_REPORTING, &req, 1, GFP_NOWAIT | __GFP_NOWARN,
 			   NULL);
+	if (b->report_touch.page) {
+		u32 writes = ballast_touch_disarm(&b->report_touch);
+
+		atomic64_add(writes, &b->c.report_writes);
+		/* Not sent, so never waited on: the next report, then. */
+		if (!writes)
+			atomic_set(&b->report_write_armed, 1);
+	}
+	mutex_unlock(&b->report_lock);
 	if (err)
 		return err;
 	for_each_sg(sg, s, nents, i)
@@ -1178,6 +1214,38 @@ static void ballast_stop(struct ballast *b)
 	ballast_reporting_stop(b);
 }
 
+/*
+ * What freed pages hold: zeroes under init_on_free, else PAGE_POISON in
+ * every byte (a byte pattern reads the same in either byte order).
+ */
+static u32 ballast_poison_val(void)
+{
+	return want_init_on_free() ? 0 : PAGE_POISON * 0x01010101U;
+}
+
+/* Write @val to poison_val (PAGE_POISON negotiated). */
+void ballast_poison_write(struct ballast *b, u32 val)
+{
+	virtio_cwrite_le(b->vdev, struct virtio_balloon_config, poison_val, &val);
+}
+
+/*
+ * DRIVER_OK, with poison_val written before it when PAGE_POISON was
+ * negotiated (R-34): the device may read it from then on (D-15, D-17).
+ * Linux writes it on every probe, 0 included; so do we, after a reset too.
+ */
+static void ballast_ready(struct ballast *b)
+{
+	bool poison = ballast_has(b, VIRTIO_BALLOON_F_PAGE_POISON);
+	bool late = READ_ONCE(poison_late);
+
+	if (poison && !late)
+		ballast_poison_write(b, b->poison_val);
+	virtio_device_ready(b->vdev);
+	if (poison && late)
+		ballast_poison_write(b, b->poison_val);
+}
+
 /* Re-run the status sequence of virtio_dev_probe() on a reset device. */
 static int ballast_reinit(struct ballast *b)
 {
@@ -1199,7 +1267,7 @@ static int ballast_reinit(struct ballast *b)
 	if (err)
 		return err;
 	WRITE_ONCE(b->dead, false);
-	virtio_device_ready(vdev);
+	ballast_ready(b);
 	ballast_update_actual(b);
 	return 0;
 }
@@ -1254,11 +1322,25 @@ static int ballast_validate(struct virtio_device *vdev)
 		if (disable_features & BIT_ULL(i))
 			__virtio_clear_bit(vdev, i);
 	/*
-	 * We never accept PAGE_POISON, so reported pages may come back with
-	 * any contents: refuse reporting when the kernel relies on freed
-	 * pages holding zeroes or a poison pattern (R-3), as Linux does.
+	 * PAGE_POISON as Linux's virtballoon_validate() does it.  The spec
+	 * has a driver that accepts it fill deflated pages with poison_val
+	 * (R-33) and poison pages before reporting them (R-37); this driver
+	 * does neither itself, and need not: it frees deflated pages (and
+	 * pages a reset gave back) to the page allocator, which under
+	 * init_on_free zeroes them and under page poisoning fills them with
+	 * PAGE_POISON before anyone can use them, and every page it reports
+	 * is a free page that already holds that value.  So the feature is
+	 * accepted exactly when one of the two is on, with poison_val its
+	 * value (ballast_poison_val()), and cleared otherwise (R-2: no value
+	 * to keep).  With one of them on and no PAGE_POISON (the device did
+	 * not offer it, or disable_features), a device could hand reported
+	 * pages back with other contents than the kernel relies on:
+	 * reporting is refused then (R-3).  init_on_free and page poisoning
+	 * never run together: page poisoning turns init_on_free off at boot.
 	 */
-	if (want_init_on_free() || page_poisoning_enabled_static())
+	if (!want_init_on_free() && !page_poisoning_enabled_static())
+		__virtio_clear_bit(vdev, VIRTIO_BALLOON_F_PAGE_POISON);
+	else if (!virtio_has_feature(vdev, VIRTIO_BALLOON_F_PAGE_POISON))
 		__virtio_clear_bit(vdev, VIRTIO_BALLOON_F_REPORTING);
 	/* No allocation in virtqueue_add for reporting; PFNs are GPAs. */
 	__virtio_clear_bit(vdev, VIRTIO_RING_F_INDIRECT_DESC);
@@ -1325,6 +1407,7 @@ static int ballast_probe(struct virtio_device *vdev)
 	mutex_init(&b->lock);
 	mutex_init(&b->kill_lock);
 	mutex_init(&b->inject_lock);
+	mutex_init(&b->report_lock);
 	spin_lock_init(&b->stop_lock);
 	spin_lock_init(&b->stats_lock);
 	INIT_LIST_HEAD(&b->pages);
@@ -1337,6 +1420,7 @@ static int ballast_probe(struct virtio_device *vdev)
 	ballast_hint_init(b);
 	b->stop_update = true;
 	b->batch = 1;
+	b->poison_val = ballast_poison_val();
 
 	err = -ENOMEM;
 	for (i = 0; i < BALLAST_BATCH_MAX; i++) {
@@ -1364,7 +1448,7 @@ static int ballast_probe(struct virtio_device *vdev)
 	if (err)
 		goto out_del_vqs;
 
-	virtio_device_ready(vdev);
+	ballast_ready(b);
 	ballast_update_actual(b);
 	err = ballast_start(b);
 	if (err)
@@ -1431,6 +1515,7 @@ static unsigned int ballast_features[] = {
 	VIRTIO_BALLOON_F_STATS_VQ,
 	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
 	VIRTIO_BALLOON_F_FREE_PAGE_HINT,
+	VIRTIO_BALLOON_F_PAGE_POISON,
 	VIRTIO_BALLOON_F_REPORTING,
 };
 

@@ -198,11 +198,9 @@ static int knob_write_inflight(struct ballast *b, struct ballast_inject_result *
 
 	if (!page)
 		return -ENOMEM;
-	b->touch_page = page;
-	b->touch_writes = 0;
+	ballast_touch_arm(&b->touch, page, false);
 	err = inflate_page(b, page, r);
-	r->writes = b->touch_writes;
-	b->touch_page = NULL;
+	r->writes = ballast_touch_disarm(&b->touch);
 	return err == -EIO && r->sent ? 0 : err;
 }
 
@@ -303,12 +301,10 @@ static int knob_write_deflating(struct ballast *b, struct ballast_inject_result 
 	page = list_first_entry(&b->pages, struct page, lru);
 	r->pfn = page_to_pfn(page);
 	r->nr_pfns = 1;
-	b->touch_page = page;
-	b->touch_writes = 0;
+	ballast_touch_arm(&b->touch, page, false);
 	start = jiffies;
 	got = ballast_leak(b, 1, GFP_KERNEL);
-	r->writes = b->touch_writes;
-	b->touch_page = NULL;
+	r->writes = ballast_touch_disarm(&b->touch);
 	r->wait_ms = jiffies_to_msecs(jiffies - start);
 	ballast_update_actual(b);
 	r->sent = got == 1 || got == -ETIMEDOUT || got == -EIO;
@@ -865,6 +861,56 @@ static int knob_hint_start_twice(struct ballast *b, struct ballast_inject_result
 	return 0;
 }
 
+/*
+ * A driver breaking R-35 on purpose (PAGE_POISON negotiated): poison_val
+ * written with another value while DRIVER_OK, then at once with the
+ * kernel's again, so that the device is left with the value the kernel's
+ * free pages hold; that is a second change, which a referee counts too.
+ * The other value is the kernel's inverted: never 0, so a device that
+ * keeps reported pages resident under a non-zero value (QEMU, ballast-vmm)
+ * is never told meanwhile that it may discard them.  No report is with the
+ * device in between (report_lock), nor an inflate or deflate (@lock).
+ * pfn: the other value.
+ */
+static int knob_poison_change(struct ballast *b, struct ballast_inject_result *r)
+{
+	u32 other = ~b->poison_val;
+
+	if (!ballast_has(b, VIRTIO_BALLOON_F_PAGE_POISON))
+		return -EOPNOTSUPP;
+	mutex_lock(&b->report_lock);
+	ballast_poison_write(b, other);
+	ballast_poison_write(b, b->poison_val);
+	mutex_unlock(&b->report_lock);
+	r->sent = true;
+	r->pfn = other;
+	return 0;
+}
+
+/*
+ * A driver breaking R-38 on purpose: arms the next free page report, which
+ * then writes the first page of its first entry every BALLAST_TOUCH_MS
+ * from its kick to the device's ack; a device that holds reports
+ * (ballast-vmm's hold_report_ms) sees a reported page used before it acked
+ * the report.  The page is a free page that page_reporting keeps isolated
+ * until the report returns, so no one else uses it meanwhile, and each
+ * write puts back the word that was there: it keeps the zeroes or poison
+ * the allocator relies on.  Reports come when page_reporting finds enough
+ * free memory (2 s after a free), so the knob returns at once, having sent
+ * nothing (sent=0); the counter report_writes says when the report went.
+ */
+static int knob_report_write_inflight(struct ballast *b,
+				      struct ballast_inject_result *r)
+{
+	if (!ballast_has(b, VIRTIO_BALLOON_F_REPORTING))
+		return -EOPNOTSUPP;
+	/* debug_pagealloc unmaps free pages: the write would fault. */
+	if (debug_pagealloc_enabled_static())
+		return -EOPNOTSUPP;
+	atomic_set(&b->report_write_armed, 1);
+	return 0;
+}
+
 /* Not malformed: reset and re-initialise the device (tests recovery). */
 static int knob_reset_device(struct ballast *b, struct ballast_inject_result *r)
 {
@@ -896,6 +942,8 @@ static const struct ballast_knob ballast_knobs[BALLAST_NR_KNOBS] = {
 	{ "hint_cmd_8_bytes", knob_hint_cmd_8_bytes },
 	{ "hint_page_after_stop", knob_hint_page_after_stop },
 	{ "hint_start_twice", knob_hint_start_twice },
+	{ "poison_change", knob_poison_change },
+	{ "report_write_inflight", knob_report_write_inflight },
 };
 
 static ssize_t ballast_knob_write(struct file *file, const char __user *ubuf,

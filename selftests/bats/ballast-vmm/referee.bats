@@ -9,9 +9,11 @@
 # caught: write_inflight writes a page between queuing it for inflate and
 # the ack (R-12), and so on down the table below.
 # BALLAST_REFEREE_PROTO=on (the default) offers what the protocol duties'
-# knobs need: stats polled every second, PAGE_POISON (init_on_free=1) and
-# free page hinting; off, those knobs skip. How a clean driver keeps those
-# duties, awaited on the referee's exposed state, is the driver suite's
+# knobs need: stats polled every second, PAGE_POISON (init_on_free=1, so
+# both drivers accept it), free page hinting, and free page reporting with
+# each report held HOLD_MS before its ack (hold_report_ms, for R-38); off,
+# those knobs skip. How a clean driver keeps those duties, awaited on the
+# referee's exposed state, is the driver suite's
 # (selftests/bats/driver/protocol.bats, make conformance-driver).
 # DEFLATE_ON_OOM is not offered: a page used in the balloon at its target
 # is then R-7's as well as R-9's (referee.h), so write_ballooned can be
@@ -25,6 +27,8 @@ HOLD_MS=${BALLAST_REFEREE_HOLD_MS:-200}
 # BALLAST_REFEREE=off boots without the referee: the knob tests must fail.
 REFEREE=${BALLAST_REFEREE:-on}
 PROTO=${BALLAST_REFEREE_PROTO:-on}
+# The bound of the protocol knobs' awaits (the device's next hint id, ...).
+PROTO_SECS=${BALLAST_REFEREE_PROTO_SECS:-30}
 
 load ../helpers/one_guest
 load ../helpers/referee
@@ -35,7 +39,8 @@ setup_file() {
 	if [ "$PROTO" = on ]; then
 		# referee=on and hint_release both want the dirty log.
 		extra+=,hint_release=off
-		opts+=,stats_interval=1,page_poison=on,free_page_hint=on
+		extra+=,hold_report_ms=$HOLD_MS
+		opts+=,stats_interval=1,page_poison=on,free_page_hint=on,free_page_reporting=on
 		export VM_CMDLINE_EXTRA=init_on_free=1
 	fi
 	BALLAST_BALLOON_EXTRA=$extra vm_start 512 "$opts"
@@ -172,4 +177,46 @@ proto_knob() {
 	knob_await R-25 r25 "the referee counts the run started a second time with the current id" \
 		"$PROTO_SECS"
 	echo "# $(vm_exec "grep -E '^(hint_runs|free_page_descs|free_page_used_bufs) ' /sys/kernel/debug/ballast/status" | tr '\n' ' ')" >&3
+}
+
+# proto_poison: ballast.ko took PAGE_POISON, as it must under init_on_free=1
+# (guest-module/README.md): a failure, not a skip, when it did not.
+proto_poison() {
+	proto_knob
+	knob_driver
+	check "R-34, R-35" "ballast.ko accepted PAGE_POISON (init_on_free=1)" referee_accepted page_poison
+}
+
+@test "a driver that writes poison_val only after DRIVER_OK is caught [R-34]" {
+	local param=/sys/module/ballast/parameters/poison_late
+	proto_poison
+	# poison_late holds poison_val back until after DRIVER_OK at the next
+	# probe or reset: reset_device's re-initialisation is that reset. The
+	# late write is init_on_free's 0, the value the reset left: no R-35.
+	run vm_exec "echo Y > $param"
+	assert_success
+	knob_fire reset_device r34
+	run vm_exec "echo N > $param"
+	assert_success
+	knob_await R-34 r34 "the referee counts DRIVER_OK with PAGE_POISON and poison_val unwritten"
+}
+
+@test "a driver that changes poison_val while DRIVER_OK is caught [R-35]" {
+	proto_poison
+	# Two changes: to another value, then back to the kernel's.
+	knob_caught poison_change R-35 r35 \
+		"the referee counts poison_val written with another value while DRIVER_OK"
+}
+
+@test "a driver that writes a page of a free page report before the ack is caught [R-38]" {
+	proto_knob
+	# The knob arms the driver's next report; freeing memory brings one
+	# (page_reporting reports 2 s after a free, in 2 MiB blocks, once a
+	# zone holds enough of them), which the device holds ${HOLD_MS} ms.
+	knob_fire report_write_inflight r38
+	run vm_touch_and_free
+	assert_success
+	knob_await R-38 r38 "the referee counts the reported page written between the report taken and its ack" \
+		"$PROTO_SECS"
+	echo "# $(vm_exec "grep -E '^(report_calls|report_writes|reporting_used_bufs) ' /sys/kernel/debug/ballast/status" | tr '\n' ' ')" >&3
 }

@@ -10,7 +10,8 @@
 # The device counts only what it sees certainly broken; the duties without
 # a deadline in the spec (R-14, R-18, R-19, R-28) it exposes, and these
 # tests await them with their own bounds. A feature the driver did not
-# accept skips its test: ballast.ko never accepts PAGE_POISON.
+# accept skips its test; ballast.ko, like Linux, accepts PAGE_POISON when
+# the guest kernel zeroes or poisons freed pages, as init_on_free=1 here.
 
 # The bounds: nested, Linux answers within ~0.1 s.
 PROTO_SECS=${BALLAST_REFEREE_PROTO_SECS:-30}
