@@ -8,7 +8,7 @@
  *   {"cmd":"balloon","num_pages":N}    num_pages itself, any u32 (above RAM too)
  *   {"cmd":"query"}                    target, actual, bitmap, RSS, counters
  *   {"cmd":"stats"}                    latest guest stats and their age
- *   {"cmd":"hint","action":"start"}    free page hint run ("stop" ends it)
+ *   {"cmd":"hint","action":"start"}    free page hint run ("stop" ends it, "done" says DONE now)
  *   {"cmd":"stress","action":"config_notify","count":N}
  *                                      N empty config interrupts (1..1000)
  *   {"cmd":"stress","action":"needs_reset"}

@@ -326,14 +326,18 @@ static int control_cmd_hint(struct control_req *r)
 
 	if (control_need_balloon(r))
 		return -ENODEV;
-	if (!action || (strcmp(action, "start") && strcmp(action, "stop")))
-		return control_fail(r, "action must be \"start\" or \"stop\"");
+	if (!action || (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "done")))
+		return control_fail(r, "action must be \"start\", \"stop\" or \"done\"");
 	if (!strcmp(action, "start"))
 		ret = balloon_hint_start(r->balloon, &id);
-	else
+	else if (!strcmp(action, "stop"))
 		ret = balloon_hint_stop(r->balloon);
+	else
+		ret = balloon_hint_done_now(r->balloon);
 	if (ret == -ENODEV)
 		return control_fail(r, "free page hinting not negotiated with the driver");
+	if (ret == -EBUSY && !strcmp(action, "done"))
+		return control_fail(r, "hint: a run awaits its release (hint_release=on): DONE follows it");
 	if (ret)
 		return control_fail(r, "hint: %s", strerror(-ret));
 	control_set(r, "cmd_id", json_integer(id));

@@ -499,6 +499,12 @@ static void test_hint(void)
 	tap_eq(M(bad_descriptors), 1, "driver sending DONE is a bad descriptor");
 	tap_eq(balloon_hint_stop(vdev), 0, "host stop");
 	tap_eq(cfg_read(8), 0, "id back to STOP");
+	/* DONE while the driver's run is open, before its STOP. */
+	balloon_hint_start(vdev, &id);
+	send_hint_id(tq, id);
+	kick(tq);
+	tap_ok(balloon_hint_done_now(vdev) == 0 && cfg_read(8) == 1,
+	       "host DONE mid-run: id DONE before the driver's STOP");
 
 	start("", 0, SZ_4K, true);
 	tap_eq(balloon_hint_start(vdev, &id), (u64)-ENODEV, "no FREE_PAGE_HINT: start refused");
@@ -591,6 +597,8 @@ static void test_hint_release(void)
 	tap_ok(fake_log.starts == 1 && fake_log.id_at_start == 0,
 	       "the dirty log starts before the run's id goes out (D-12)");
 	tap_ok(rel.n == 0 && cfg_read(8) == 2, "nothing released while the run lasts");
+	tap_ok(balloon_hint_done_now(vdev) == -EBUSY && cfg_read(8) == 2,
+	       "host DONE refused while the run is tracked for release");
 	send_hint_id(tq, 0);
 	kick(tq);
 	tap_ok(fake_log.pauses == 1 && fake_log.collects == 1 && fake_log.resumes == 1,

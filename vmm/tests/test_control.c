@@ -143,6 +143,7 @@ static void test_balloon_cmd(void)
 		"{\"cmd\":\"query\",\"verbose\":true}",
 		"{\"cmd\":\"hint\",\"action\":\"go\"}",
 		"{\"cmd\":\"hint\",\"action\":\"start\"}",
+		"{\"cmd\":\"hint\",\"action\":\"done\"}",
 		"hello", "", "   ", "[]", "{\"cmd\":\"query\"", "{\"cmd\":\"query\"} x",
 		"{'cmd':'query'}", "{\"cmd\":\"query\",}",
 	};

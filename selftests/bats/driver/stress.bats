@@ -120,6 +120,32 @@ page_clean() {
 	driver_klog_clean "R-23, R-24, R-25, R-28"
 }
 
+# DONE while the driver still hints, before its STOP: the device may say it
+# is done whenever it is (D-13 then binds it). What the driver owes then is
+# a SHOULD (stop hinting): the test asserts what is certain, no counted
+# duty broken and the driver fit for the next run, and says whether it
+# sent STOP for the run the device ended.
+@test "the driver survives DONE before its own STOP and hints again on the next run [R-23, R-24, R-25]" {
+	local starts stops
+	driver_needs free_page_hint FREE_PAGE_HINT
+	starts=$(referee hint_starts) stops=$(referee hint_stops)
+	ballast_ctl '{"cmd":"hint","action":"start"}' | grep -q '"ok":true' ||
+		harness_error "ballast-vmm did not start a hint run"
+	await "$STRESS_SECS" "R-24" "the driver started a run with the id" "referee hint_starts" -gt "$starts"
+	ballast_ctl '{"cmd":"hint","action":"done"}' | grep -q '"ok":true' ||
+		harness_error "ballast-vmm did not set DONE"
+	sleep 2
+	echo "# after DONE mid-run: runs stopped by the driver $(referee hint_stops) (before: $stops), run open: $(referee hint_run_id)" >&3
+	starts=$(referee hint_starts)
+	ballast_ctl '{"cmd":"hint","action":"start"}' | grep -q '"ok":true' ||
+		harness_error "ballast-vmm did not start the next hint run"
+	await "$STRESS_SECS" "R-24" "the driver started the next run" "referee hint_starts" -gt "$starts"
+	await "$STRESS_SECS" "R-28" "the driver ended the next run with STOP, and the device said DONE" hint_state = "done"
+	check "R-23, R-24, R-25" "no hint command broke a duty (referee counts r23, r24, r25 all 0)" \
+		referee_clean r23 r24 r25
+	driver_klog_clean "R-23, R-24, R-25"
+}
+
 @test "the driver leaves reported pages alone until each report is acked ${DRIVER_HOLD_MS} ms late [R-38]" {
 	local ranges
 	driver_needs page_reporting PAGE_REPORTING

@@ -476,6 +476,29 @@ out:
 	return ret;
 }
 
+/*
+ * DONE at once, the driver's run open or not (the spec lets the device set
+ * DONE whenever it is done with the hints; R-27 asks the driver to stop
+ * hinting on it, D-13 the device to leave the pages alone from then on).
+ * Refused while a run is tracked for release: its DONE comes after the
+ * release, which DONE now would skip or race.
+ */
+int balloon_hint_done_now(struct virtio_device *vdev)
+{
+	struct balloon *b = to_balloon(vdev);
+	int ret = 0;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (!balloon_has(b, BALLOON_F_FREE_PAGE_HINT) || !b->driver_ok)
+		ret = -ENODEV;
+	else if (b->hint_tracking || b->hint_release_pending)
+		ret = -EBUSY;
+	else
+		balloon_hint_done(b);
+	pthread_mutex_unlock(&vdev->lock);
+	return ret;
+}
+
 int balloon_stats_request(struct virtio_device *vdev)
 {
 	int ret;

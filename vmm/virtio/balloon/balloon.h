@@ -170,6 +170,8 @@ void balloon_set_dirty_ops(struct virtio_device *vdev, const struct balloon_dirt
 int balloon_hint_start(struct virtio_device *vdev, u32 *cmd_id);
 /* Tell the driver to stop hinting (id STOP). */
 int balloon_hint_stop(struct virtio_device *vdev);
+/* DONE now, before the driver's STOP; -EBUSY while a run awaits its release. */
+int balloon_hint_done_now(struct virtio_device *vdev);
 
 /*
  * Hand the stats buffer back so the driver refills it (the timer does this

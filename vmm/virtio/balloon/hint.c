@@ -58,7 +58,7 @@ void balloon_hint_mark(struct balloon *b, u64 gpa, u64 len)
 		pfn_bitmap_test_and_set(&b->hinted, pfn);
 }
 
-static void balloon_hint_done(struct balloon *b)
+void balloon_hint_done(struct balloon *b)
 {
 	b->hint_cmd_id = BALLOON_HINT_CMD_ID_DONE;
 	b->m.hint_done++;

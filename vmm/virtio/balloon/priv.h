@@ -145,6 +145,8 @@ int balloon_hint_track_start(struct balloon *b);
 void balloon_hint_mark(struct balloon *b, u64 gpa, u64 len);
 /* The driver sent STOP for the current run: DONE now, or after the release. */
 void balloon_hint_finish(struct balloon *b);
+/* Set DONE and tell the driver; the caller holds the lock. */
+void balloon_hint_done(struct balloon *b);
 void balloon_hint_reset(struct balloon *b);
 void balloon_hint_free(struct balloon *b);
 
