@@ -71,6 +71,10 @@ testhost_boot() {
 	[ -n "${TH_DIR:-}" ] || TH_DIR=$(mktemp -d /tmp/ballast-th.XXXXXX)
 	export TH_DIR
 	mkdir -p "$TH_DIR"
+	# A retry's fresh guest boots its test host in the same directory while
+	# the last one may still run (a check failed, the host did not): it is
+	# stopped first, or the new pid file would leave it running unowned.
+	stop_group "$(cat "$TH_DIR/wrapper.pid" 2>/dev/null)"
 	rm -f "$TH_DIR"/*.sock "$TH_DIR"/*.log "$TH_DIR/postmortem.kept"
 	(no_inherited_fds setsid timeout --kill-after=5 "$TESTHOST_MAX_SECONDS" \
 		"$TESTHOST_QEMU" -accel "tcg,thread=multi,tb-size=$TESTHOST_TB_MIB" -cpu max -smp "$TESTHOST_CPUS" -m "$TESTHOST_MEM_MIB" \
