@@ -12,6 +12,10 @@ ALL_FEATURES=must_tell_host=on,deflate_on_oom=on,stats_interval=1,free_page_repo
 
 load ../helpers/driver
 
+# Acked at once: these tests are about what the driver accepts, and each
+# boots its own guest; the held windows are pages.bats' and stress.bats'.
+DRIVER_HOLD_MS=0
+
 setup_file() {
 	# The referee and hint_release both want the dirty log.
 	driver_start 256 "$ALL_FEATURES" hint_release=off
