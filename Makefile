@@ -18,8 +18,8 @@
 #   make kvmtool      lkvm from KVMTOOL_SRC (a kvmtool tree or tarball) into
 #                     build/peers/kvmtool/
 #   make qemu10       QEMU 10.0 from bookworm-backports unpacked beside the
-#                     machine's 7.2 into build/peers/qemu10/ (VMM=qemu10,
-#                     TESTHOST_QEMU=build/peers/qemu10/bin/qemu-system-x86_64)
+#                     machine's 7.2 into build/peers/qemu10/ (VMM=qemu10, and
+#                     the nested test host's QEMU from then on)
 #   make bench        ballast-vmm against QEMU, nested, in one run: inflate,
 #                     deflate, boot, reporting, cost per GiB (bench/README.md);
 #                     REPS, BENCH_SIZES, BENCH_QUICK=1 (build/bench/)
@@ -44,7 +44,7 @@
 # VMMS and SMOKE_VMMS (the VMMs `check` runs the suite against, and those it
 # only boots; one that cannot run here is skipped), KVMTOOL_SRC, CONFORMANCE_DRIVERS and CONFORMANCE_KERNELS
 # (selftests/conformance.sh), BALLAST_TEST_HOST (direct|nested|auto: where
-# KVM-only VMMs run), TESTHOST_QEMU (the QEMU that runs the nested test host),
+# KVM-only VMMs run), TESTHOST_QEMU (the QEMU that runs the nested test host; QEMU 10 if unpacked),
 # V=1 (show commands).
 
 BUILD := $(CURDIR)/build
