@@ -101,24 +101,19 @@ page_clean() {
 	local starts stops
 	driver_needs free_page_hint FREE_PAGE_HINT
 	starts=$(referee hint_starts) stops=$(referee hint_stops)
-	ballast_ctl '{"cmd":"hint","action":"start"}' | grep -q '"ok":true' ||
-		harness_error "ballast-vmm did not start a hint run"
-	await "$STRESS_SECS" "R-24" "the driver started a run with the first id" "referee hint_starts" -gt "$starts"
+	hint start
+	hint_started "$starts" "the driver started a run with the first id"
 	# A new id while the first run's page buffers are held: the device
 	# ignores the old run's pages (D-11); the driver must start the new id.
-	ballast_ctl '{"cmd":"hint","action":"start"}' | grep -q '"ok":true' ||
-		harness_error "ballast-vmm did not start a second hint run"
-	await "$STRESS_SECS" "R-24, R-25" "the driver started a run with the new id" \
-		"referee hint_starts" -gt $((starts + 1))
+	hint start
+	hint_started $((starts + 1)) "the driver started a run with the new id" "R-24, R-25"
 	# The device stops the run before the driver's STOP.
-	ballast_ctl '{"cmd":"hint","action":"stop"}' | grep -q '"ok":true' ||
-		harness_error "ballast-vmm did not stop the hint run"
+	hint stop
 	await "$STRESS_SECS" "R-28" "the driver ended its run with STOP" "referee hint_run_id" -eq 0
 	echo "# hint runs started $(referee hint_starts), stopped $(referee hint_stops) (before: $starts, $stops)" >&3
 	# Linux keeps a stopped run's pages until DONE: a last run to its end
 	# gives them back for the tests after this one.
-	ballast_ctl '{"cmd":"hint","action":"start"}' | grep -q '"ok":true' ||
-		harness_error "ballast-vmm did not start a last hint run"
+	hint start
 	await "$STRESS_SECS" "R-28" "the driver ended the last run with STOP, and the device said DONE" hint_state = "done"
 	check "R-23, R-24, R-25" "no hint command broke a duty (referee counts r23, r24, r25 all 0)" \
 		referee_clean r23 r24 r25
@@ -134,17 +129,14 @@ page_clean() {
 	local starts stops
 	driver_needs free_page_hint FREE_PAGE_HINT
 	starts=$(referee hint_starts) stops=$(referee hint_stops)
-	ballast_ctl '{"cmd":"hint","action":"start"}' | grep -q '"ok":true' ||
-		harness_error "ballast-vmm did not start a hint run"
-	await "$STRESS_SECS" "R-24" "the driver started a run with the id" "referee hint_starts" -gt "$starts"
-	ballast_ctl '{"cmd":"hint","action":"done"}' | grep -q '"ok":true' ||
-		harness_error "ballast-vmm did not set DONE"
+	hint start
+	hint_started "$starts" "the driver started a run with the id"
+	hint done
 	sleep 2
 	echo "# after DONE mid-run: runs stopped by the driver $(referee hint_stops) (before: $stops), run open: $(referee hint_run_id)" >&3
 	starts=$(referee hint_starts)
-	ballast_ctl '{"cmd":"hint","action":"start"}' | grep -q '"ok":true' ||
-		harness_error "ballast-vmm did not start the next hint run"
-	await "$STRESS_SECS" "R-24" "the driver started the next run" "referee hint_starts" -gt "$starts"
+	hint start
+	hint_started "$starts" "the driver started the next run"
 	await "$STRESS_SECS" "R-28" "the driver ended the next run with STOP, and the device said DONE" hint_state = "done"
 	check "R-23, R-24, R-25" "no hint command broke a duty (referee counts r23, r24, r25 all 0)" \
 		referee_clean r23 r24 r25

@@ -28,3 +28,16 @@ set_target() {
 query_value() {
 	ballast_ctl '{"cmd":"query"}' | jq -er "$1 | tostring"
 }
+
+# hint ACTION: a free page hint request (start, stop, done) ballast-vmm
+# took, or a harness error saying which it refused.
+hint() {
+	ballast_ctl "{\"cmd\":\"hint\",\"action\":\"$1\"}" | grep -q '"ok":true' ||
+		harness_error "ballast-vmm refused the hint request '$1'"
+}
+
+# hint_started STARTS WHAT [TAGS]: await the driver's next run
+# (hint_starts past STARTS), as TAGS (R-24: it starts with the current id).
+hint_started() {
+	await "$STRESS_SECS" "${3:-R-24}" "$2" "referee hint_starts" -gt "$1"
+}
