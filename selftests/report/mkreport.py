@@ -55,7 +55,7 @@ class UsageError(Exception):
 
 CLAUSE_RE = re.compile(r"^([DR])-(\d+)$", re.I)
 RANGE_RE = re.compile(r"^([DR])-(\d+)\s*(?:\.\.|–)\s*(?:([DR])-)?(\d+)$", re.I)
-WORDS_RE = re.compile(r"^D:\s*(.+)$")
+WORDS_RE = re.compile(r"^([DR]):\s*(.+)$")
 SECTION_RE = re.compile(r"^§?(\d+(?:\.\d+)+)$")
 TAGS_RE = re.compile(r"\[([^\[\]]*)\]\s*$")
 
@@ -64,8 +64,9 @@ def parse_tags(name):
     """Return (clauses, groups) for a test name.
 
     The tags are the last [...] of the name, comma separated: D-n and R-n
-    (ranges R-17..R-22 or R-36..41 expand), "D: words" (a device
-    obligation named in words), a spec section such as 2.7.8; any other
+    (ranges R-17..R-22 or R-36..41 expand), "D: words" and "R: words" (a
+    device or driver obligation named in words: "R: kernel log clean", no
+    oops or lockup), a spec section such as 2.7.8; any other
     word is a group ("[batch]"). A name without tags is "untagged".
     """
     m = TAGS_RE.search(name)
@@ -88,7 +89,7 @@ def parse_tags(name):
                 lo, hi = hi, lo
             clauses.extend("%s-%d" % (kind, n) for n in range(lo, hi + 1))
         elif w:
-            clauses.append("D: " + w.group(1))
+            clauses.append("%s: %s" % (w.group(1).upper(), w.group(2)))
         elif s:
             clauses.append("§" + s.group(1))
         else:
@@ -101,7 +102,8 @@ def parse_tags(name):
 
 
 def row_key(row):
-    """D-n, then "D: words", then R-n, then § sections, then groups."""
+    """D-n, then "D: words", then R-n and "R: words", then § sections,
+    then groups."""
     m = CLAUSE_RE.match(row)
     if m and m.group(1) == "D":
         return (0, int(m.group(2)), "")
@@ -109,6 +111,8 @@ def row_key(row):
         return (1, 0, row)
     if m:
         return (2, int(m.group(2)), "")
+    if row.startswith("R: "):
+        return (2, 10 ** 6, row)
     if row.startswith("§"):
         return (3, 0, tuple(int(x) for x in row[1:].split(".")))
     if row == "untagged":
@@ -603,7 +607,7 @@ def side(row):
     group of checks tied to no clause."""
     if not is_clause(row):
         return "group"
-    return "driver" if row.startswith("R-") else "device"
+    return "driver" if row.startswith(("R-", "R: ")) else "device"
 
 
 def driver_label(driver):

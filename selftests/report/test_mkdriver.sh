@@ -45,12 +45,15 @@ row_is() {
 check "mkdriver.py exits 0 on two kernels' runs" \
 	"$MKDRIVER" --driver ballast.ko --date 2025-01-31T14:05Z --out "$out" "$tmp/ballast.ko-generic" "$tmp/ballast.ko-6.12"
 check "summary: one line per kernel, its R-clauses counted" \
-	eval 'has "$out/summary.txt" "Linux 6.1.0-57-amd64 (generic) ballast.ko: 4 conform, 0 deviate, 1 not exercised, 2 in error" &&
-	      has "$out/summary.txt" "Linux 6.12.48+deb13-amd64 (6.12) ballast.ko: 4 conform, 1 deviate, 2 not exercised" &&
-	      [ "$(head -n 2 "$md" | tail -n 1)" = "" ] && has "$md" "- Linux 6.1.0-57-amd64 (generic) ballast.ko: 4 conform"'
+	eval 'has "$out/summary.txt" "Linux 6.1.0-57-amd64 (generic) ballast.ko: 5 conform, 0 deviate, 1 not exercised, 2 in error" &&
+	      has "$out/summary.txt" "Linux 6.12.48+deb13-amd64 (6.12) ballast.ko: 5 conform, 1 deviate, 2 not exercised" &&
+	      [ "$(head -n 2 "$md" | tail -n 1)" = "" ] && has "$md" "- Linux 6.1.0-57-amd64 (generic) ballast.ko: 5 conform"'
 check "a failed R-check deviates under its kernel only (2 of 2 tries), and is named with it" \
 	eval 'row_is R-12 "| R-12 | conforms | **deviates (2 of 2)** |" &&
 	      has "$out/summary.txt" "Deviates from: R-12 (6.12.48+deb13-amd64 (6.12))."'
+check "a driver statement in words (R: kernel log clean) is a driver row of its own, after the R-n" \
+	eval 'row_is "R: kernel log clean" "| R: kernel log clean | conforms | conforms |" &&
+	      [ "$(grep -n -F "| R: kernel log clean |" "$md" | cut -d: -f1)" -gt "$(grep -n -F "| R-18 |" "$md" | cut -d: -f1)" ]'
 check "a harness error is an error, not a deviation" \
 	eval 'row_is R-17 "| R-17 | **error** | conforms |" && row_is R-18 "| R-18 | conforms | conforms |" &&
 	      has "$md" "the agent timed out"'

@@ -21,8 +21,8 @@ setup_file() {
 	driver_start 256 "$ALL_FEATURES" hint_release=off
 }
 
-# features_alone OPTS TAGS: this test's own guest, offering OPTS only, then
-# features_cycle TAGS. driver_klog_clean reads the guest kernel's log from
+# features_alone OPTS: this test's own guest, offering OPTS only, then
+# features_cycle. driver_klog_clean reads the guest kernel's log from
 # where its userspace began ("Run /init"): the drivers load after it; what
 # the kernel logged booting is the boot's (nested, a CPU model's xstate
 # WARNING at 3 s, PID 0), not the driver's.
@@ -32,10 +32,10 @@ features_alone() {
 	driver_start 256 "$1" hint_release=off || harness_error "no guest offering $1 alone" || return
 	mark=$(vm_exec "dmesg | grep -n 'Run /init as init process' | tail -n 1 | cut -d: -f1") || mark=0
 	echo "${mark:-0}" >"$BATS_TEST_TMPDIR/klog-mark"
-	features_cycle "$2"
+	features_cycle
 }
 
-# features_cycle TAGS: what the driver accepted (a TAP note), then the
+# features_cycle: what the driver accepted (a TAP note), then the
 # inflate and deflate, judged.
 features_cycle() {
 	echo "# offered: $(ballast_ctl '{"cmd":"query"}' | jq -c .features_offered)," \
@@ -44,33 +44,33 @@ features_cycle() {
 	vm_resize 0 "$FEATURES_SECS"
 	check "R-7, R-9, R-10, R-12, R-13" "no page broke a page duty (referee counts r7, r9, r10, r12, r13, r38 all 0)" \
 		referee_clean r7 r9 r10 r12 r13 r38
-	driver_klog_clean "$1"
+	driver_klog_clean
 }
 
 @test "every optional feature offered together: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-10, R-12, R-13, R-14]" {
-	features_cycle "R-4, R-7, R-9, R-10, R-12, R-13, R-14"
+	features_cycle
 }
 
 @test "MUST_TELL_HOST offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-10, R-12, R-13, R-14]" {
-	features_alone must_tell_host=on "R-4, R-7, R-9, R-10, R-12, R-13, R-14"
+	features_alone must_tell_host=on
 }
 
 @test "DEFLATE_ON_OOM offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-9, R-12, R-13, R-14]" {
-	features_alone deflate_on_oom=on "R-4, R-9, R-12, R-13, R-14"
+	features_alone deflate_on_oom=on
 }
 
 @test "STATS_VQ offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14]" {
-	features_alone stats_interval=1 "R-4, R-7, R-9, R-12, R-13, R-14"
+	features_alone stats_interval=1
 }
 
 @test "PAGE_REPORTING offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14, R-38]" {
-	features_alone free_page_reporting=on "R-4, R-7, R-9, R-12, R-13, R-14, R-38"
+	features_alone free_page_reporting=on
 }
 
 @test "FREE_PAGE_HINT offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14]" {
-	features_alone free_page_hint=on "R-4, R-7, R-9, R-12, R-13, R-14"
+	features_alone free_page_hint=on
 }
 
 @test "PAGE_POISON offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14]" {
-	features_alone page_poison=on "R-4, R-7, R-9, R-12, R-13, R-14"
+	features_alone page_poison=on
 }
