@@ -1195,6 +1195,15 @@ static int ballast_start(struct ballast *b)
 	spin_lock_irqsave(&b->stop_lock, flags);
 	b->stop_update = false;
 	spin_unlock_irqrestore(&b->stop_lock, flags);
+	/*
+	 * A stats request the device made between the kick above and now found
+	 * stop_update set and queued nothing: the device then waits for a
+	 * buffer we never give back (R-19; seen with stats every 20 ms, on
+	 * 6.12, whose page_reporting_register() widens the window).  The work
+	 * sends only if the device used our buffer.
+	 */
+	if (b->vqs[BQ_STATS])
+		queue_work(b->wq, &b->stats_work);
 	ballast_queue_update(b, 0);
 	/* A run the device asked for before we were ready. */
 	ballast_hint_queue(b, 0);
