@@ -318,26 +318,49 @@ static int control_cmd_stats(struct control_req *r)
 	return 0;
 }
 
+static int control_hint_stop(struct virtio_device *vdev, u32 *id)
+{
+	(void)id;
+	return balloon_hint_stop(vdev);
+}
+
+static int control_hint_done(struct virtio_device *vdev, u32 *id)
+{
+	(void)id;
+	return balloon_hint_done_now(vdev);
+}
+
+/* Each hint action, and what the device's refusal (-EBUSY) of it means. */
+static const struct control_hint_action {
+	const char *name;
+	int (*act)(struct virtio_device *vdev, u32 *id);
+	const char *busy;
+} control_hint_actions[] = {
+	{ "start", balloon_hint_start, NULL },
+	{ "stop", control_hint_stop, NULL },
+	{ "done", control_hint_done, "a run awaits its release (hint_release=on): DONE follows it" },
+};
+
 static int control_cmd_hint(struct control_req *r)
 {
 	const char *action = json_string_value(json_object_get(r->obj, "action"));
+	const struct control_hint_action *a = NULL;
 	u32 id = 0;
+	size_t i;
 	int ret;
 
 	if (control_need_balloon(r))
 		return -ENODEV;
-	if (!action || (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "done")))
+	for (i = 0; action && i < ARRAY_SIZE(control_hint_actions); i++)
+		if (!strcmp(action, control_hint_actions[i].name))
+			a = &control_hint_actions[i];
+	if (!a)
 		return control_fail(r, "action must be \"start\", \"stop\" or \"done\"");
-	if (!strcmp(action, "start"))
-		ret = balloon_hint_start(r->balloon, &id);
-	else if (!strcmp(action, "stop"))
-		ret = balloon_hint_stop(r->balloon);
-	else
-		ret = balloon_hint_done_now(r->balloon);
+	ret = a->act(r->balloon, &id);
 	if (ret == -ENODEV)
 		return control_fail(r, "free page hinting not negotiated with the driver");
-	if (ret == -EBUSY && !strcmp(action, "done"))
-		return control_fail(r, "hint: a run awaits its release (hint_release=on): DONE follows it");
+	if (ret == -EBUSY && a->busy)
+		return control_fail(r, "hint: %s", a->busy);
 	if (ret)
 		return control_fail(r, "hint: %s", strerror(-ret));
 	control_set(r, "cmd_id", json_integer(id));

@@ -1105,6 +1105,61 @@ static void test_hold_report_hint(void)
 	loop_end();
 }
 
+/* Wait (2 s at most) until the hint id reads @id; the ms it took, or -1. */
+static s64 wait_hint_id(u32 id, u64 since)
+{
+	while (cfg_read(8) != id) {
+		if (now_ms() - since > 2000)
+			return -1;
+		usleep(1000);
+	}
+	return now_ms() - since;
+}
+
+/*
+ * hold_done_ms: DONE that long after the driver's STOP; a new run while it
+ * is held ends the wait, and its DONE never comes.
+ */
+static void test_hold_done(void)
+{
+	const unsigned int tq = 2;
+	u32 id, id2;
+	u64 t0;
+
+	loop_start();
+	start("free_page_hint=on,hold_done_ms=50", BIT(BALLOON_F_FREE_PAGE_HINT), SZ_4K, true);
+	balloon_hint_start(vdev, &id);
+	send_hint_id(tq, id);
+	send_hint_page(tq, 8 * SZ_1M, 4 * SZ_1M);
+	kick(tq);
+	t0 = now_ms();
+	send_hint_id(tq, BALLOON_HINT_CMD_ID_STOP);
+	kick(tq);
+	tap_ok(cfg_read(8) == id && M(hint_done) == 0,
+	       "hold_done_ms: after the driver's STOP the id stays, no DONE yet");
+	tap_ok(wait_hint_id(BALLOON_HINT_CMD_ID_DONE, t0) >= 50 && M(hint_done_held) == 1,
+	       "hold_done_ms: DONE 50 ms after the STOP, not before");
+
+	/* One buffer holds the id sent (send_hint_id): a kick after each. */
+	balloon_hint_start(vdev, &id);
+	send_hint_id(tq, id);
+	kick(tq);
+	send_hint_id(tq, BALLOON_HINT_CMD_ID_STOP);
+	kick(tq);
+	balloon_hint_start(vdev, &id2);
+	usleep(150 * 1000);
+	tap_ok(cfg_read(8) == id2 && M(hint_done_held) == 1,
+	       "hold_done_ms: a new id while DONE is held: the held DONE never comes");
+	send_hint_id(tq, id2);
+	kick(tq);
+	t0 = now_ms();
+	send_hint_id(tq, BALLOON_HINT_CMD_ID_STOP);
+	kick(tq);
+	tap_ok(wait_hint_id(BALLOON_HINT_CMD_ID_DONE, t0) >= 50 && M(hint_done_held) == 2,
+	       "hold_done_ms: the new run's STOP gets its own DONE, held as long");
+	loop_end();
+}
+
 /* Three inflates held at once: used in the order taken, or newest first. */
 static void ack_order_run(const char *opts, const char *name, bool reverse)
 {
@@ -1158,6 +1213,7 @@ int main(void)
 	test_referee_report();
 	test_stress();
 	test_hold_report_hint();
+	test_hold_done();
 	test_ack_order();
 	balloon_destroy(vdev);
 	free(ram);

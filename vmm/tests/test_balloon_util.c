@@ -116,12 +116,13 @@ static unsigned int accepted(const char *const *bad, size_t n, struct balloon_co
 static void test_referee_opts(void)
 {
 	static const char *const bad[] = {
-		"referee=yes", "hold_inflate_ms=10001", "hold_inflate_ms=5ms",
+		"referee=yes", "hold_inflate_ms=60001", "hold_inflate_ms=5ms",
 		"hold_deflate_ms=-1", "hold_deflate_ms=1s", "hold_inflate_ms=",
 	};
 	static const char *const bad_stress[] = {
-		"hold_report_ms=10001", "hold_report_ms=1s", "hold_report_ms=-1",
-		"hold_hint_ms=10001", "hold_hint_ms=x", "hold_hint_ms=", "ack_order=lifo",
+		"hold_report_ms=60001", "hold_report_ms=1s", "hold_report_ms=-1",
+		"hold_done_ms=60001", "hold_done_ms=1s",
+		"hold_hint_ms=60001", "hold_hint_ms=x", "hold_hint_ms=", "ack_order=lifo",
 		"ack_order=REVERSE", "ack_order=on", "ack_order=",
 		"hold_hint_ms=1,hold_hint_ms=2",
 	};
@@ -140,9 +141,11 @@ static void test_referee_opts(void)
 	balloon_config_init(&cfg);
 	tap_ok(!cfg.hold_report_ms && !cfg.hold_hint_ms && !cfg.ack_reverse,
 	       "report and hint holds off, ack order fifo by default");
-	tap_eq(balloon_parse_opts("hold_report_ms=10000,hold_hint_ms=0,ack_order=reverse", &cfg,
-				  err, sizeof(err)), 0, "hold_report_ms, hold_hint_ms, ack_order");
-	tap_ok(cfg.hold_report_ms == 10000 && !cfg.hold_hint_ms && cfg.ack_reverse, "all three set");
+	tap_eq(balloon_parse_opts("hold_report_ms=10000,hold_hint_ms=0,hold_done_ms=60000,ack_order=reverse",
+				  &cfg, err, sizeof(err)), 0,
+	       "hold_report_ms, hold_hint_ms, hold_done_ms, ack_order");
+	tap_ok(cfg.hold_report_ms == 10000 && !cfg.hold_hint_ms && cfg.hold_done_ms == 60000 &&
+	       cfg.ack_reverse, "all four set");
 	tap_ok(!balloon_parse_opts("hold_hint_ms=250,ack_order=fifo", &cfg, err, sizeof(err)) &&
 	       cfg.hold_hint_ms == 250 && !cfg.ack_reverse, "hold_hint_ms 250, ack_order=fifo");
 	tap_ok(!accepted(bad_stress, ARRAY_SIZE(bad_stress), &cfg),

@@ -19,9 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/timerfd.h>
-#include <unistd.h>
 
 #include "priv.h"
 
@@ -113,8 +111,11 @@ static enum referee_req_kind balloon_ack_kind(unsigned int lq)
 	return lq == BALLOON_VQ_REPORTING ? REFEREE_REQ_REPORT : REFEREE_REQ_INFLATE;
 }
 
-/* The stats buffer is not here: the device holds it until its next request anyway. */
-static u64 balloon_ack_hold_ms(const struct balloon *b, unsigned int lq)
+/*
+ * The hold a --balloon key gives a queue.  The stats buffer has none: the
+ * device holds it until its next request anyway.
+ */
+static u64 balloon_ack_queue_hold_ms(const struct balloon *b, unsigned int lq)
 {
 	switch (lq) {
 	case BALLOON_VQ_INFLATE:
@@ -122,12 +123,30 @@ static u64 balloon_ack_hold_ms(const struct balloon *b, unsigned int lq)
 	case BALLOON_VQ_DEFLATE:
 		return b->cfg.hold_deflate_ms;
 	case BALLOON_VQ_FREE_PAGE:
-		/* Only page in-buffers: a command the driver does not wait for. */
-		return b->chain.in_bytes ? b->cfg.hold_hint_ms : 0;
+		return b->cfg.hold_hint_ms;
 	case BALLOON_VQ_REPORTING:
 		return b->cfg.hold_report_ms;
 	}
 	return 0;
+}
+
+/* The hold of the chain being handled on @lq. */
+static u64 balloon_ack_hold_ms(const struct balloon *b, unsigned int lq)
+{
+	/* Of the hint queue only page in-buffers: a command is not waited for. */
+	if (lq == BALLOON_VQ_FREE_PAGE && !b->chain.in_bytes)
+		return 0;
+	return balloon_ack_queue_hold_ms(b, lq);
+}
+
+static bool balloon_ack_holds_any(const struct balloon *b)
+{
+	unsigned int lq;
+
+	for (lq = 0; lq < BALLOON_NR_VQS; lq++)
+		if (balloon_ack_queue_hold_ms(b, lq))
+			return true;
+	return false;
 }
 
 void balloon_ack_open(struct balloon *b, unsigned int lq, u16 head)
@@ -281,8 +300,6 @@ static void balloon_ack_timer_fn(void *opaque, u32 events __unused)
 
 int balloon_ack_init(struct balloon *b)
 {
-	int ret;
-
 	b->ack_fd = -1;
 	if (b->cfg.referee) {
 		b->referee = calloc(1, sizeof(*b->referee));
@@ -290,18 +307,9 @@ int balloon_ack_init(struct balloon *b)
 			return -ENOMEM;
 	}
 	/* Without an I/O loop (unit tests) every request is acked at once. */
-	if (!(b->cfg.hold_inflate_ms || b->cfg.hold_deflate_ms || b->cfg.hold_report_ms ||
-	      b->cfg.hold_hint_ms) || !b->loop)
+	if (!balloon_ack_holds_any(b) || !b->loop)
 		return 0;
-	b->ack_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (b->ack_fd < 0)
-		return -errno;
-	ret = ioloop_add(b->loop, b->ack_fd, EPOLLIN, balloon_ack_timer_fn, b);
-	if (ret) {
-		close(b->ack_fd);
-		b->ack_fd = -1;
-	}
-	return ret;
+	return balloon_timer_open(b, &b->ack_fd, balloon_ack_timer_fn);
 }
 
 void balloon_ack_activate(struct balloon *b)
@@ -351,12 +359,7 @@ void balloon_ack_reset(struct balloon *b)
 void balloon_ack_free(struct balloon *b)
 {
 	balloon_ack_drop(b);
-	if (b->ack_fd >= 0) {
-		if (b->loop)
-			ioloop_del(b->loop, b->ack_fd);
-		close(b->ack_fd);
-		b->ack_fd = -1;
-	}
+	balloon_timer_close(b, &b->ack_fd);
 	if (b->referee)
 		referee_free(b->referee);
 	free(b->referee);

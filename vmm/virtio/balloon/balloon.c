@@ -258,6 +258,34 @@ void balloon_on_timer(struct balloon *b, int fd, void (*fn)(struct balloon *b))
 	pthread_mutex_unlock(&b->vdev.lock);
 }
 
+/* A timerfd on the device's I/O loop calling @fn: in *@fd, or -1 and -errno. */
+int balloon_timer_open(struct balloon *b, int *fd, ioloop_fn fn)
+{
+	int ret;
+
+	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (*fd < 0) {
+		*fd = -1;
+		return -errno;
+	}
+	ret = ioloop_add(b->loop, *fd, EPOLLIN, fn, b);
+	if (ret) {
+		close(*fd);
+		*fd = -1;
+	}
+	return ret;
+}
+
+void balloon_timer_close(struct balloon *b, int *fd)
+{
+	if (*fd < 0)
+		return;
+	if (b->loop)
+		ioloop_del(b->loop, *fd);
+	close(*fd);
+	*fd = -1;
+}
+
 static void balloon_stats_due(struct balloon *b)
 {
 	balloon_stats_request_locked(b);
@@ -296,20 +324,12 @@ static int balloon_hold_init(struct balloon *b, struct guest_mem *mem)
 	ret = pfn_bitmap_init(&b->held_blocks, (pfn_limit(mem) + SZ_2M / PFN_SIZE - 1) / (SZ_2M / PFN_SIZE));
 	if (ret || !b->loop)
 		return ret;
-	b->flush_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (b->flush_fd < 0)
-		return -errno;
-	return ioloop_add(b->loop, b->flush_fd, EPOLLIN, balloon_flush_fn, b);
+	return balloon_timer_open(b, &b->flush_fd, balloon_flush_fn);
 }
 
 static void balloon_hold_free(struct balloon *b)
 {
-	if (b->flush_fd >= 0) {
-		if (b->loop)
-			ioloop_del(b->loop, b->flush_fd);
-		close(b->flush_fd);
-		b->flush_fd = -1;
-	}
+	balloon_timer_close(b, &b->flush_fd);
 	pfn_bitmap_free(&b->held_blocks);
 }
 
@@ -337,6 +357,7 @@ struct virtio_device *balloon_create(const struct balloon_config *cfg, struct gu
 	b->hint_fd = -1;
 	b->flush_fd = -1;
 	b->ack_fd = -1;
+	b->done_fd = -1;
 	b->vdev.ops = &balloon_ops;
 	b->vdev.priv = b;
 	b->vdev.mem = mem;
@@ -361,21 +382,18 @@ struct virtio_device *balloon_create(const struct balloon_config *cfg, struct gu
 	ret = balloon_ack_init(b);
 	if (ret)
 		goto err_hold;
+	ret = balloon_hint_hold_init(b);
+	if (ret)
+		goto err_hold;
 	if (loop && cfg->stats_interval_ms) {
-		b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (b->timer_fd < 0) {
-			ret = -errno;
-			goto err_hold;
-		}
-		ret = ioloop_add(loop, b->timer_fd, EPOLLIN, balloon_timer_fn, b);
+		ret = balloon_timer_open(b, &b->timer_fd, balloon_timer_fn);
 		if (ret)
-			goto err_timer;
+			goto err_hold;
 	}
 	return &b->vdev;
 
-err_timer:
-	close(b->timer_fd);
 err_hold:
+	balloon_hint_hold_free(b);
 	balloon_ack_free(b);
 	balloon_hold_free(b);
 	pthread_mutex_destroy(&b->vdev.lock);
@@ -396,11 +414,8 @@ void balloon_destroy(struct virtio_device *vdev)
 	b = to_balloon(vdev);
 	balloon_auto_stop(vdev);
 	balloon_hint_free(b);
-	if (b->timer_fd >= 0) {
-		if (b->loop)
-			ioloop_del(b->loop, b->timer_fd);
-		close(b->timer_fd);
-	}
+	balloon_timer_close(b, &b->timer_fd);
+	balloon_hint_hold_free(b);
 	balloon_ack_free(b);
 	balloon_hold_free(b);
 	pthread_mutex_destroy(&vdev->lock);
@@ -447,6 +462,8 @@ int balloon_hint_start(struct virtio_device *vdev, u32 *cmd_id)
 		goto out;
 	}
 	balloon_hint_track_start(b);
+	/* A DONE held for the last run is not due any more: this run ends it. */
+	b->hint_done_pending = false;
 	/* Ids only grow (D-10): a new run never reuses one the driver may still send. */
 	b->hint_cmd_id = b->hint_next_id;
 	b->hint_next_id = balloon_hint_next_id(b->hint_next_id);

@@ -52,6 +52,7 @@ struct balloon_config {
 	u64 hold_deflate_ms;
 	u64 hold_report_ms;
 	u64 hold_hint_ms;
+	u64 hold_done_ms;		/* DONE this long after the driver's STOP */
 	bool ack_reverse;
 
 	/* Auto-ballooning (auto.h): off unless auto is on. */

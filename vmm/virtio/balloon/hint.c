@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,9 +61,60 @@ void balloon_hint_mark(struct balloon *b, u64 gpa, u64 len)
 
 void balloon_hint_done(struct balloon *b)
 {
+	b->hint_done_pending = false;
 	b->hint_cmd_id = BALLOON_HINT_CMD_ID_DONE;
 	b->m.hint_done++;
 	balloon_signal_config(b);
+}
+
+/*
+ * hold_done_ms: DONE that long after the run ended, as a device may take
+ * its time with the hints. Meanwhile the driver's blocks are out: what it
+ * does with a new run or with memory pressure then is the stress. A new
+ * id, DONE by request, or a reset ends the wait; then nothing is due.
+ */
+static void balloon_hint_done_due(struct balloon *b)
+{
+	if (!b->hint_done_pending)
+		return;
+	b->m.hint_done_held++;
+	balloon_hint_done(b);
+}
+
+static void balloon_hint_done_fn(void *opaque, u32 events __unused)
+{
+	struct balloon *b = opaque;
+
+	balloon_on_timer(b, b->done_fd, balloon_hint_done_due);
+}
+
+/* The run is over (and released): DONE now, or armed for later. */
+static void balloon_hint_done_after_run(struct balloon *b)
+{
+	struct itimerspec its = {
+		.it_value = {
+			.tv_sec = b->cfg.hold_done_ms / 1000,
+			.tv_nsec = b->cfg.hold_done_ms % 1000 * 1000000,
+		},
+	};
+
+	if (b->done_fd < 0 || timerfd_settime(b->done_fd, 0, &its, NULL)) {
+		balloon_hint_done(b);
+		return;
+	}
+	b->hint_done_pending = true;
+}
+
+int balloon_hint_hold_init(struct balloon *b)
+{
+	if (!b->cfg.hold_done_ms || !b->loop)
+		return 0;
+	return balloon_timer_open(b, &b->done_fd, balloon_hint_done_fn);
+}
+
+void balloon_hint_hold_free(struct balloon *b)
+{
+	balloon_timer_close(b, &b->done_fd);
 }
 
 static void balloon_hint_release_locked(struct balloon *b, int paused);
@@ -74,7 +126,7 @@ void balloon_hint_finish(struct balloon *b)
 	u64 one = 1, t0;
 
 	if (!b->hint_tracking) {
-		balloon_hint_done(b);
+		balloon_hint_done_after_run(b);
 		return;
 	}
 	b->hint_release_pending = true;
@@ -146,7 +198,7 @@ static void balloon_hint_release_locked(struct balloon *b, int paused)
 		balloon_warn(b, "free page hint: no pause or dirty log (%d): this run's pages stay",
 			     ret);
 	}
-	balloon_hint_done(b);
+	balloon_hint_done_after_run(b);
 }
 
 /* Under the lock: how long the guest stood still. */
@@ -184,6 +236,7 @@ void balloon_hint_reset(struct balloon *b)
 {
 	b->hint_tracking = false;
 	b->hint_release_pending = false;
+	b->hint_done_pending = false;
 }
 
 void balloon_hint_free(struct balloon *b)

@@ -36,6 +36,7 @@
 	X(reported_bytes)						\
 	X(hint_runs)		/* hint runs started by the driver with the current id */ \
 	X(hint_done)		/* runs the device closed with DONE */	\
+	X(hint_done_held)	/* ...of them DONE hold_done_ms after STOP */ \
 	X(hinted_bytes)		/* pages hinted under the current id */	\
 	X(hint_ignored_bytes)	/* pages hinted under a stale id (D-11) */ \
 	X(hint_released_bytes)	/* hinted and left unwritten: released before DONE */ \

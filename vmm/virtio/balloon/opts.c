@@ -16,7 +16,7 @@
  * Linux waits for each ack uninterruptibly; its hung-task watchdog speaks
  * after 120 s of a balloon worker stuck: a hold stays well below.
  */
-#define BALLOON_MAX_HOLD_MS		10000
+#define BALLOON_MAX_HOLD_MS		60000
 
 const char balloon_opts_help[] =
 "  --balloon size=256M,deflate_on_oom=on,free_page_reporting=on,free_page_hint=on,\n"
@@ -47,7 +47,7 @@ const char balloon_opts_help[] =
 "                       auto_backoff. With free_page_hint, pressure starts a\n"
 "                       hint run first (at most one per auto_relax).\n"
 "  --balloon referee=on,hold_inflate_ms=N,hold_deflate_ms=N,hold_report_ms=N,\n"
-"            hold_hint_ms=N,ack_order=fifo|reverse\n"
+"            hold_hint_ms=N,hold_done_ms=N,ack_order=fifo|reverse\n"
 "                       driver-side conformance, for testing guest drivers.\n"
 "                       referee: read KVM's dirty log at every inflate,\n"
 "                       deflate and free page report taken and acked, and\n"
@@ -61,11 +61,15 @@ const char balloon_opts_help[] =
 "                       free_page_hint's hint_release (one dirty log).\n"
 "                       hold_inflate_ms, hold_deflate_ms, hold_report_ms,\n"
 "                       hold_hint_ms: ack each inflate, deflate, free page\n"
-"                       report or hint page buffer N ms (0..10000, default 0)\n"
+"                       report or hint page buffer N ms (0..60000, default 0)\n"
 "                       after taking it, as a device may use buffers when it\n"
 "                       likes: the window R-12 (R-10, R-38) forbids the driver\n"
 "                       to touch the pages in grows to N; a driver must wait for\n"
 "                       each ack it needs and not stall the rest meanwhile.\n"
+"                       hold_done_ms: DONE N ms (0..60000) after the driver's\n"
+"                       STOP, as a device may take its time with the hints:\n"
+"                       the driver's hinted blocks stay out meanwhile. A new\n"
+"                       run (hint start) before then ends the wait, no DONE.\n"
 "                       ack_order=reverse: requests held on one queue go used\n"
 "                       newest first (once the oldest is due, all of them), as\n"
 "                       a device may use buffers in any order; each request\n"
@@ -192,6 +196,7 @@ static const struct balloon_opt balloon_opts[] = {
 	OPT("hold_deflate_ms", OPT_HOLD_MS, hold_deflate_ms),
 	OPT("hold_report_ms", OPT_HOLD_MS, hold_report_ms),
 	OPT("hold_hint_ms", OPT_HOLD_MS, hold_hint_ms),
+	OPT("hold_done_ms", OPT_HOLD_MS, hold_done_ms),
 	OPT("ack_order", OPT_ORDER, ack_reverse),
 };
 #undef OPT

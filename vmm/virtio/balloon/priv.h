@@ -80,6 +80,8 @@ struct balloon {
 	bool hint_tracking;		/* writes are logged since the current id */
 	bool hint_release_pending;	/* the driver stopped: release, then DONE */
 	int hint_fd;			/* eventfd: the release runs off the lock */
+	int done_fd;			/* timerfd: DONE hold_done_ms after STOP */
+	bool hint_done_pending;		/* the run ended, its DONE is held */
 
 	/*
 	 * ack.c: requests held before their ack (hold_*_ms), one list per
@@ -126,6 +128,8 @@ int balloon_release_range(void *opaque, struct pfn_range r);
 /* Release the inflated pages held back in blocks not yet whole. */
 void balloon_release_held(struct balloon *b);
 void balloon_on_timer(struct balloon *b, int fd, void (*fn)(struct balloon *b));
+int balloon_timer_open(struct balloon *b, int *fd, ioloop_fn fn);
+void balloon_timer_close(struct balloon *b, int *fd);
 /* CLOCK_MONOTONIC in ns: stats times, ack deadlines, the referee's stats debt. */
 u64 balloon_now_ns(void);
 
@@ -149,6 +153,8 @@ void balloon_hint_finish(struct balloon *b);
 void balloon_hint_done(struct balloon *b);
 void balloon_hint_reset(struct balloon *b);
 void balloon_hint_free(struct balloon *b);
+int balloon_hint_hold_init(struct balloon *b);
+void balloon_hint_hold_free(struct balloon *b);
 
 /*
  * ack.c. Around each chain of every queue but stats: open before it is
