@@ -108,6 +108,7 @@ struct ballast_counters {
 	atomic64_t hint_blocks;		/* blocks hinted, cumulative */
 	atomic64_t hint_done;		/* runs the device ended with DONE */
 	atomic64_t hint_hold_expired;	/* runs given back with no DONE */
+	atomic64_t hint_shrunk;		/* runs given back to reclaim before DONE */
 	atomic64_t hint_pages_returned;	/* hinted pages freed again */
 	atomic64_t hint_check_pages;	/* hinted pages written (hint_check) */
 	atomic64_t hint_check_kept;	/* ...that came back as written */
@@ -253,6 +254,7 @@ struct ballast {
 	u32 hint_active;		/* the last id we answered */
 	__virtio32 hint_id_buf[2];	/* the id, then STOP, as sent */
 	bool hint_waiting;		/* STOP sent, no DONE yet */
+	unsigned long hint_held;	/* pages in hint_blocks and hint_written */
 	unsigned long hint_stopped;	/* jiffies of that STOP */
 	unsigned int hint_check;	/* setting: blocks to write each run */
 	bool hint_start_twice;		/* inject: the next run sends its id twice */
@@ -351,6 +353,8 @@ void ballast_debugfs_exit(struct ballast *b);
 void ballast_hint_init(struct ballast *b);
 void ballast_hint_queue(struct ballast *b, unsigned long delay);
 void ballast_hint_return(struct ballast *b);
+unsigned long ballast_hint_held(struct ballast *b);
+unsigned long ballast_hint_shrink(struct ballast *b);
 int ballast_hint_add(struct ballast *b, struct scatterlist *sg, bool in,
 		     void *token);
 int ballast_hint_flush(struct ballast *b);

@@ -13,8 +13,10 @@
  *    the MUST_TELL_HOST order, and we keep it without the feature too (R-11
  *    only *allows* early reuse).
  *  - deflate-on-OOM is a shrinker (count = ballooned pages, scan deflates and
- *    tells the host), the design of the 2012 auto-ballooning RFC; registered
- *    only when DEFLATE_ON_OOM is negotiated.  Linux 6.1 uses an OOM notifier.
+ *    tells the host), the design of the 2012 auto-ballooning RFC.  Linux 6.1
+ *    uses an OOM notifier.  The same shrinker gives back the blocks of a
+ *    finished free page hint run, as Linux's does; it is registered when
+ *    either feature is negotiated.
  *  - free page reporting through page_reporting_register().
  *  - PAGE_POISON as Linux does it (see ballast_validate()): accepted only
  *    when the kernel itself fills freed pages, poison_val written before
@@ -982,7 +984,8 @@ static unsigned long ballast_shrink_count(struct shrinker *s,
 	struct ballast *b = ballast_from_shrinker(s);
 
 	atomic64_inc(&b->c.shrinker_count_calls);
-	return READ_ONCE(b->nr_pages);
+	return ballast_hint_held(b) +
+	       (ballast_has(b, VIRTIO_BALLOON_F_DEFLATE_ON_OOM) ? READ_ONCE(b->nr_pages) : 0);
 }
 
 /*
@@ -1001,14 +1004,14 @@ static void ballast_account_reclaimed(unsigned long pages)
 #endif
 }
 
-static unsigned long ballast_shrink_scan(struct shrinker *s,
-					 struct shrink_control *sc)
+/* Deflate on OOM: up to @want balloon pages back, the host told first. */
+static unsigned long ballast_shrink_balloon(struct ballast *b,
+					    struct shrink_control *sc,
+					    unsigned long want)
 {
-	struct ballast *b = ballast_from_shrinker(s);
 	unsigned long freed = 0;
 	long got;
 
-	atomic64_inc(&b->c.shrinker_scan_calls);
 	/* Reclaim for an allocation of our own, made with the lock held. */
 	if (READ_ONCE(b->lock_owner) == current)
 		return SHRINK_STOP;
@@ -1031,9 +1034,8 @@ static unsigned long ballast_shrink_scan(struct shrinker *s,
 		mutex_lock(&b->lock);
 	}
 	ballast_lock_taken(b);
-	while (freed < sc->nr_to_scan && b->nr_pages && !READ_ONCE(b->dead)) {
-		got = ballast_leak(b, sc->nr_to_scan - freed,
-				   GFP_NOWAIT | __GFP_NOWARN);
+	while (freed < want && b->nr_pages && !READ_ONCE(b->dead)) {
+		got = ballast_leak(b, want - freed, GFP_NOWAIT | __GFP_NOWARN);
 		if (got <= 0)
 			break;
 		freed += got;
@@ -1043,9 +1045,32 @@ static unsigned long ballast_shrink_scan(struct shrinker *s,
 		b->shrunk = true;
 		ballast_update_actual(b);
 		atomic64_add(freed, &b->c.shrinker_pages_freed);
-		ballast_account_reclaimed(freed);
 	}
 	ballast_unlock(b);
+	return freed;
+}
+
+/*
+ * Hinted blocks first: they cost the host nothing to give back, where a
+ * deflate takes memory the host may have handed to someone else.
+ */
+static unsigned long ballast_shrink_scan(struct shrinker *s,
+					 struct shrink_control *sc)
+{
+	struct ballast *b = ballast_from_shrinker(s);
+	unsigned long freed, got;
+
+	atomic64_inc(&b->c.shrinker_scan_calls);
+	freed = ballast_hint_shrink(b);
+	if (freed < sc->nr_to_scan && ballast_has(b, VIRTIO_BALLOON_F_DEFLATE_ON_OOM)) {
+		got = ballast_shrink_balloon(b, sc, sc->nr_to_scan - freed);
+		if (got == SHRINK_STOP && !freed)
+			return SHRINK_STOP;
+		if (got != SHRINK_STOP)
+			freed += got;
+	}
+	if (freed)
+		ballast_account_reclaimed(freed);
 	return freed;
 }
 
@@ -1053,7 +1078,8 @@ static int ballast_shrinker_register(struct ballast *b)
 {
 	const char *name = dev_name(&b->vdev->dev);
 
-	if (!ballast_has(b, VIRTIO_BALLOON_F_DEFLATE_ON_OOM))
+	if (!ballast_has(b, VIRTIO_BALLOON_F_DEFLATE_ON_OOM) &&
+	    !ballast_has(b, VIRTIO_BALLOON_F_FREE_PAGE_HINT))
 		return 0;
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 	b->shrinker = shrinker_alloc(0, "ballast-%s", name);
@@ -1290,10 +1316,13 @@ static void ballast_recover_work(struct work_struct *work)
 	__ballast_kill(b, "recovering", false);
 	ballast_stop(b);
 
-	ballast_lock(b);
-	ballast_drop_all(b);
+	/* The shrinker may be giving the hinted blocks back: its lock first. */
+	mutex_lock(&b->hint_lock);
 	ballast_hint_return(b);
 	b->hint_active = 0;
+	mutex_unlock(&b->hint_lock);
+	ballast_lock(b);
+	ballast_drop_all(b);
 	b->vdev->config->del_vqs(b->vdev);
 	memset(b->vqs, 0, sizeof(b->vqs));
 	err = ballast_reinit(b);

@@ -74,6 +74,7 @@ static const struct {
 	C(device_errors), C(ack_timeouts), C(needs_reset), C(resets),
 	C(inject_calls),
 	C(hint_runs), C(hint_blocks), C(hint_done), C(hint_hold_expired),
+	C(hint_shrunk),
 	C(hint_pages_returned),
 	C(hint_check_pages), C(hint_check_kept), C(hint_check_lost),
 };
