@@ -12,6 +12,15 @@ teardown() {
 	[ -z "${BG_PIDS:-}" ] || kill $BG_PIDS 2>/dev/null || true
 }
 
+@test "harness: a verdict's side is the driver's for R-n and 'R: words', the device's for D-n, 'D: words' and sections, the harness's for none" {
+	[ "$(verdict_side "R-4, R-14")" = driver ]
+	[ "$(verdict_side "R: kernel log clean")" = driver ]
+	[ "$(verdict_side "D-3, D: release")" = device ]
+	[ "$(verdict_side "2.7.8")" = device ]
+	[ "$(verdict_side "D-12, R-31")" = "device, driver" ]
+	[ "$(verdict_side "")" = harness ]
+}
+
 @test "harness: a VMM that cannot boot fails vm_start quickly, showing its output" {
 	local start=$SECONDS rc=0
 	# Not `run`: its subshell would keep what vm_start made from teardown's

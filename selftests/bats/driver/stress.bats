@@ -12,6 +12,9 @@
 
 STRESS_STATS_MS=${BALLAST_STRESS_STATS_MS:-20}
 CHECKER_MIB=128
+# Each test stops the checker it started (teardown): the next test's memory
+# is its own (the first test's 128 MiB was held through the R-38 fill).
+CHECKER_PER_TEST=1
 # Nested, Linux's driver moves about 30 MiB a second with 200 ms holds.
 STRESS_SECS=120
 
@@ -97,10 +100,11 @@ page_clean() {
 	driver_klog_clean
 }
 
-@test "the driver moves to a new hint id mid-run and stops when the device stops the run, its page buffers held and used newest first [R-23, R-24, R-25, R-28]" {
-	local starts stops
+@test "the driver moves to a new hint id mid-run and stops when the device stops the run, its page buffers held and used newest first [R-23, R-24, R-25, R-28, R: hinted memory back after DONE]" {
+	local starts stops free
 	driver_needs free_page_hint FREE_PAGE_HINT
 	starts=$(referee hint_starts) stops=$(referee hint_stops)
+	free=$(vm_meminfo MemFree) || harness_error "the guest's MemFree could not be read"
 	hint start
 	hint_started "$starts" "the driver started a run with the first id"
 	# A new id while the first run's page buffers are held: the device
@@ -115,6 +119,7 @@ page_clean() {
 	# gives them back for the tests after this one.
 	hint start
 	await "$STRESS_SECS" "R-28" "the driver ended the last run with STOP, and the device said DONE" hint_state = "done"
+	hint_memory_back "$free"
 	check "R-23, R-24, R-25" "no hint command broke a duty (referee counts r23, r24, r25 all 0)" \
 		referee_clean r23 r24 r25
 	driver_klog_clean
@@ -125,10 +130,11 @@ page_clean() {
 # a SHOULD (stop hinting): the test asserts what is certain, no counted
 # duty broken and the driver fit for the next run, and says whether it
 # sent STOP for the run the device ended.
-@test "the driver survives DONE before its own STOP and hints again on the next run [R-23, R-24, R-25]" {
-	local starts stops
+@test "the driver survives DONE before its own STOP and hints again on the next run [R-23, R-24, R-25, R-28, R: hinted memory back after DONE]" {
+	local starts stops free
 	driver_needs free_page_hint FREE_PAGE_HINT
 	starts=$(referee hint_starts) stops=$(referee hint_stops)
+	free=$(vm_meminfo MemFree) || harness_error "the guest's MemFree could not be read"
 	hint start
 	hint_started "$starts" "the driver started a run with the id"
 	hint done
@@ -138,6 +144,7 @@ page_clean() {
 	hint start
 	hint_started "$starts" "the driver started the next run"
 	await "$STRESS_SECS" "R-28" "the driver ended the next run with STOP, and the device said DONE" hint_state = "done"
+	hint_memory_back "$free"
 	check "R-23, R-24, R-25" "no hint command broke a duty (referee counts r23, r24, r25 all 0)" \
 		referee_clean r23 r24 r25
 	driver_klog_clean
@@ -147,6 +154,7 @@ page_clean() {
 	local ranges
 	driver_needs page_reporting PAGE_REPORTING
 	ranges=$(query_value .counters.reported_ranges)
+	echo "# guest memory before the fill: $(driver_memory 2>&1)" >&3
 	# 128 MiB of page cache freed: Linux reports free memory 2 s after a
 	# free, in batches of up to 64 MiB once a zone has enough of it.
 	vm_exec 'dd if=/dev/zero of=/tmp/stress-fill bs=1M count=128 2>/dev/null && rm /tmp/stress-fill' ||

@@ -76,6 +76,15 @@ driver_klog_clean() {
 		driver_klog_bad
 }
 
+# driver_memory: one line of the guest's memory as a test begins what may
+# need it: free, available, tmpfs, and with ballast.ko the 4 KiB pages its
+# hint runs still hold (blocks hinted less blocks given back).
+driver_memory() {
+	vm_exec 'awk '"'"'/^(MemFree|MemAvailable|Shmem):/ { printf "%s %d MiB, ", $1, $2 / 1024 }'"'"' /proc/meminfo
+		d=/sys/kernel/debug/ballast
+		[ -r $d/hint_blocks ] && echo "hinted and held $(($(cat $d/hint_blocks) * 1024 - $(cat $d/hint_pages_returned))) pages" || echo "(no ballast.ko counters)"'
+}
+
 # driver_evidence: for a failed test, kept as notes with its records: the
 # referee's log lines and the guest kernel log's tail, its oops, WARN and
 # BUG lines first.
@@ -94,7 +103,5 @@ teardown() {
 	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -z "${BATS_TEST_SKIPPED:-}" ] && [ -n "${VM_RUNDIR:-}" ]; then
 		driver_evidence || true
 	fi
-	ballast_teardown
-	one_guest_check_health || true
-	verdict_end one_guest_fresh || true
+	one_guest_teardown
 }

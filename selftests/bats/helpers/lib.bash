@@ -70,6 +70,13 @@ await_release() {
 	return "$rc"
 }
 
+# set_target MIB: a balloon of MIB MiB asked for, no wait; the harness
+# remembers it as the last target (vm_resize's tags).
+set_target() {
+	vmm_balloon_set "$1" || return 1
+	vm_state_set target "$1"
+}
+
 # vm_resize MIB [SECONDS]: ask for a balloon of MIB MiB and wait (120 s by
 # default) until the device's `actual` says the driver got there: a check
 # of the driver (R-4 when it inflates, R-14), or of the device when its
@@ -83,11 +90,10 @@ vm_resize() {
 	# asking for `actual` (a round trip to a nested VMM).
 	from=$(vm_state_get target 2>/dev/null) || from=0
 	[ "$mib" -gt "$from" ] && tags="R-4, R-14"
-	if ! vmm_balloon_set "$mib"; then
+	if ! set_target "$mib"; then
 		verdict_fail control "$VMM takes a balloon of $mib MiB (its control plane refused it)" ""
 		return 1
 	fi
-	vm_state_set target "$mib"
 	[ -z "${BALLAST_TRACE_DIR:-}" ] || reader=$(trace_start "$mib") || return 1
 	if verdict_wait "$secs" "$reader" = "$mib"; then
 		verdict_record check pass "$tags" "actual reaches $mib MiB (from a target of $from)" "$AWAIT_SERIES"
@@ -150,12 +156,24 @@ vm_touch_and_free() {
 # checker_start [MIB]: ballast_checker fills MIB MiB (default: most of the
 # guest's RAM) with a known pattern and keeps every other page, so each page
 # the balloon can take has live data on both sides. Prints how many pages it
-# holds.
+# holds. It runs until checker_stop: in a one-guest file that sets
+# CHECKER_PER_TEST, the teardown's, so that no checker holds its memory
+# through the next test; elsewhere it holds data for the file's life.
 checker_start() {
+	[ -z "${CHECKER_PER_TEST:-}" ] || : >"$BATS_FILE_TMPDIR/checker-started"
+	# The pid is the checker's own (sh execs it), written before it runs.
 	vm_exec "avail=\$(awk '/MemAvailable/ { print int(\$2 / 1024) }' /proc/meminfo)
-		setsid ballast_checker ${1:-\$((avail - 16))} </dev/null >/tmp/checker.out 2>&1 &" || return 1
-	wait_until 120 vm_exec 'grep -q ready /tmp/checker.out' || return 1
-	vm_exec 'cat /tmp/checker.out'
+		rm -f /tmp/checker.pid
+		setsid sh -c 'echo \$\$ >/tmp/checker.pid; exec ballast_checker \"\$0\"' ${1:-\$((avail - 16))} \
+			</dev/null >/tmp/checker.out 2>&1 &" || return 1
+	# Ready, or gone (OOM-killed, a zombie or reaped): no wait for one
+	# that will not come.
+	wait_until 120 vm_exec 'grep -q ready /tmp/checker.out ||
+		{ [ -s /tmp/checker.pid ] &&
+		  ! grep -qE "^State:[[:space:]]+[^Z]" /proc/$(cat /tmp/checker.pid)/status 2>/dev/null; }' ||
+		return 1
+	vm_exec 'cat /tmp/checker.out; grep -q ready /tmp/checker.out ||
+		{ echo "ballast_checker is gone:"; dmesg | grep -iE "out of memory|killed process" | tail -n 3; false; }'
 }
 
 # checker_verify: the checker re-reads every page it holds; prints its
@@ -167,6 +185,15 @@ checker_verify() {
 	out=$(vm_exec 'cat /tmp/checker.out') || return 1
 	echo "$out"
 	[[ $out == *intact* ]]
+}
+
+# checker_stop: the checker a test started ends, its memory free for the
+# next test; nothing to do when no checker was started on this guest.
+checker_stop() {
+	[ -e "${BATS_FILE_TMPDIR:-}/checker-started" ] || return 0
+	rm -f "$BATS_FILE_TMPDIR/checker-started"
+	vm_exec 'kill $(pidof ballast_checker) 2>/dev/null; true' || return 1
+	wait_until 30 vm_exec '! pidof ballast_checker >/dev/null'
 }
 
 # balloon_cycles N MIB: inflate to MIB and back to 0, N times, each step

@@ -17,8 +17,16 @@ teardown_file() {
 # Neither may fail the test: a guest that cannot be booted again fails the
 # tests after this one, each with what it saw.
 teardown() {
+	one_guest_teardown
+}
+
+# one_guest_teardown: the console after a failed test, a fresh guest when
+# this one is no longer to be trusted, the test's checker stopped, the
+# test's verdict recorded.
+one_guest_teardown() {
 	ballast_teardown
 	one_guest_check_health || true
+	checker_stop || true
 	verdict_end one_guest_fresh || true
 }
 

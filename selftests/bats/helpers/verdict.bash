@@ -32,9 +32,10 @@ json_str() {
 	printf '"%s"' "$s"
 }
 
-# verdict_side TAGS: whose statement the tags name: driver for R-n, harness
-# for none, device for the rest (D-n, "D: words", the transport's sections,
-# which bind the device); "device, driver" when a check names both.
+# verdict_side TAGS: whose statement the tags name: driver for R-n and
+# "R: words", harness for none, device for the rest (D-n, "D: words", the
+# transport's sections, which bind the device); "device, driver" when a
+# check names both.
 verdict_side() {
 	local tag dev='' drv='' list
 	IFS=, read -ra list <<<"$1"
@@ -42,7 +43,7 @@ verdict_side() {
 		tag=${tag# }
 		case $tag in
 		'') ;;
-		R-*) drv=1 ;;
+		R-* | 'R: '*) drv=1 ;;
 		*) dev=1 ;;
 		esac
 	done
