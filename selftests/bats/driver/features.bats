@@ -65,8 +65,12 @@ features_cycle() {
 	features_alone deflate_on_oom=on
 }
 
-@test "STATS_VQ offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14]" {
-	features_alone stats_interval=1
+# Stats asked for every 5 s: the device holds the driver's one buffer for
+# seconds at a time (the stress "a stats buffer held for seconds"); the
+# driver must neither add another (R-17) nor stop ballooning meanwhile.
+@test "STATS_VQ offered alone, its buffer held 5 s between requests: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14, R-17]" {
+	features_alone stats_interval=5s
+	check "R-17" "no second stats buffer while the device held one (referee count r17 0)" referee_clean r17
 }
 
 @test "PAGE_REPORTING offered alone: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14, R-38]" {
