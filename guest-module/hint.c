@@ -285,6 +285,12 @@ static void ballast_hint_run(struct ballast *b, u32 id)
 		list_add_tail(&page->lru, &b->hint_blocks);
 		WRITE_ONCE(b->hint_held, b->hint_held + (1UL << BALLAST_HINT_ORDER));
 		atomic64_inc(&b->c.hint_blocks);
+		/*
+		 * A run is every free block, each zeroed by init_on_alloc:
+		 * seconds of one work item where that is slow (nested), and a
+		 * soft lockup on a kernel that does not preempt it.
+		 */
+		cond_resched();
 	}
 	ballast_hint_write_some(b);
 	if (ballast_hint_send_id(b, 1, VIRTIO_BALLOON_CMD_ID_STOP))
