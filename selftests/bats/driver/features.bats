@@ -69,7 +69,7 @@ features_cycle() {
 # seconds at a time (the stress "a stats buffer held for seconds"); the
 # driver must neither add another (R-17) nor stop ballooning meanwhile.
 @test "STATS_VQ offered alone, its buffer held 5 s between requests: the driver inflates and deflates $FEATURES_MIB MiB [R-4, R-7, R-9, R-12, R-13, R-14, R-17]" {
-	features_alone stats_interval=5s
+	features_alone stats_interval=5
 	check "R-17" "no second stats buffer while the device held one (referee count r17 0)" referee_clean r17
 }
 
