@@ -19,7 +19,8 @@
 #   CONFORMANCE_DRIVER_FILES  the driver suite files to run (names without
 #                        .bats; default all of selftests/bats/driver/)
 #   REPORT_DIR           build/report/driver-<DRIVER>
-#   CONFORMANCE_CELL_TIMEOUT, CONFORMANCE_JOBS  as in selftests/conformance.sh
+#   CONFORMANCE_JOBS     cells at once (default: one a kernel)
+#   CONFORMANCE_CELL_TIMEOUT  as in selftests/conformance.sh
 #
 # The cells are selftests/conformance.sh's (selftests/cells.bash): a test
 # host per cell where ballast-vmm runs nested, the time limit, checks.jsonl
@@ -60,8 +61,8 @@ BUILD=${BUILD:-$PWD/build}
 export BALLAST_ROOT=$PWD BALLAST_BUILD=$BUILD VMM=$vmm
 cell_limit=${CONFORMANCE_CELL_TIMEOUT:-2400}
 report=${REPORT_DIR:-$BUILD/report/driver-$driver}
-jobs=${CONFORMANCE_JOBS:-$(nproc)}
-[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "CONFORMANCE_JOBS: '$jobs' is not a positive number" >&2; exit 2; }
+jobs=${CONFORMANCE_JOBS:-}
+[[ -z $jobs || $jobs =~ ^[1-9][0-9]*$ ]] || { echo "CONFORMANCE_JOBS: '$jobs' is not a positive number" >&2; exit 2; }
 
 # shellcheck source=bats/helpers/lib.bash
 source "$bats_dir/helpers/lib.bash" || exit 2
@@ -78,6 +79,10 @@ if [ -z "$kernels" ]; then
 	exit 2
 fi
 where=$(ballast_where) || exit 2
+# One job a kernel by default: the cells take about as long each, and with
+# fewer jobs than cells the last runs alone on an idle machine (3 kernels
+# on 2 CPUs: 21.5 min at 2 jobs).
+[ -n "$jobs" ] || jobs=$(wc -w <<<"$kernels")
 
 mkdir -p "$report"
 cells_init
