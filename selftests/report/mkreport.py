@@ -488,9 +488,16 @@ class Run:
         # test "begin N NAME" and may hold a retried test twice, the
         # final try last: strip what a record's name shows is not the
         # name, keep the last of each.
+        # It may also cut a retried test's name at " N ", N its count of
+        # begin lines, one ahead of the test's number after a retry ("...
+        # held 5 s between ..." became "s between ..."): a name no record
+        # has that ends, after a space, one a record has is that test.
         last = {}
         for t in self.tests:
             stripped = BEGIN_RE.sub("", t.name, count=1)
+            if (bats_file(t.file), stripped) not in by_key:
+                stripped = next((n for f, n in by_key if f == bats_file(t.file)
+                                 and n.endswith(" " + stripped)), stripped)
             if stripped != t.name and (bats_file(t.file), stripped) in by_key:
                 t.name = stripped
                 t.clauses, t.groups = parse_tags(stripped)
