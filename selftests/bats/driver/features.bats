@@ -82,28 +82,38 @@ features_cycle() {
 }
 
 # A hint run takes every free 4 MiB block, and the device may keep the run
-# open (its DONE) as long as it likes. A driver that gives the blocks back
-# only at DONE leaves its guest nothing meanwhile: under pressure Linux's
+# open (its DONE) as long as it likes, and start a new run meanwhile: the
+# driver must answer the new id with its old blocks still out (R-24). A
+# driver that gives the blocks back only at DONE leaves its guest nothing
+# meanwhile: under pressure Linux's
 # driver frees them (its shrinker), as R-32 allows (what it hands back is
 # uninitialised, as any page the allocator hands out). No clause makes it
 # a duty, so it is a driver statement in words; a guest OOM-killed for
 # memory it only showed the host is the driver's failure all the same.
 HOLD_DONE_S=20
 
-@test "FREE_PAGE_HINT with DONE held ${HOLD_DONE_S} s after the run: a process takes 3/4 of the guest's memory meanwhile, the hinted blocks given back [R-28, R: hinted memory back under pressure]" {
-	local avail free stops want
+@test "FREE_PAGE_HINT with DONE held ${HOLD_DONE_S} s after each run: a new run while the last one's blocks are out, then a process takes 3/4 of the guest's memory, the hinted blocks given back [R-23, R-24, R-25, R-28, R: hinted memory back under pressure]" {
+	local avail free starts stops want
 	features_guest free_page_hint=on hold_done_ms=$((HOLD_DONE_S * 1000))
 	driver_needs free_page_hint FREE_PAGE_HINT
 	avail=$(vm_meminfo MemAvailable) || harness_error "the guest's MemAvailable could not be read"
 	want=$((avail * 3 / 4 / 1024))
-	stops=$(referee hint_stops)
+	starts=$(referee hint_starts) stops=$(referee hint_stops)
 	hint start
 	await 60 "R-28" "the driver ended its run with STOP" "referee hint_stops" -gt "$stops"
+	echo "# after the first run's STOP, DONE held: $(driver_memory 2>&1)" >&3
+	# A new id while the first run's blocks are out: its DONE never comes.
+	hint start
+	await 60 "R-24, R-25" "the driver started the new run while the last run's blocks were out" \
+		"referee hint_starts" -gt $((starts + 1))
+	await 60 "R-28" "the driver ended the new run with STOP" "referee hint_stops" -gt $((stops + 1))
+	check "R-23, R-24, R-25" "no hint command broke a duty (referee counts r23, r24, r25 all 0)" \
+		referee_clean r23 r24 r25
 	free=$(vm_meminfo MemFree) || harness_error "the guest's MemFree could not be read"
-	echo "# MemAvailable $((avail / 1024)) MiB before the run; after its STOP, DONE held: $(driver_memory 2>&1)" >&3
+	echo "# MemAvailable $((avail / 1024)) MiB before the runs; after the second STOP, DONE held: $(driver_memory 2>&1)" >&3
 	[ $((free / 1024)) -lt "$want" ] ||
-		harness_error "the run left $((free / 1024)) MiB free, more than the $want MiB asked for: nothing to show"
-	check "R: hinted memory back under pressure" "a process takes $want MiB (3/4 of MemAvailable before the run) while the run's DONE is held" \
+		harness_error "the runs left $((free / 1024)) MiB free, more than the $want MiB asked for: nothing to show"
+	check "R: hinted memory back under pressure" "a process takes $want MiB (3/4 of MemAvailable before the runs) while DONE is held" \
 		checker_start "$want"
 	[ "$(hint_state)" = open ] ||
 		harness_error "DONE came before the process had its memory: nothing shown (HOLD_DONE_S too short)"
