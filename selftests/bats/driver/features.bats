@@ -104,8 +104,7 @@ HOLD_DONE_S=20
 	echo "# after the first run's STOP, DONE held: $(driver_memory 2>&1)" >&3
 	# A new id while the first run's blocks are out: its DONE never comes.
 	hint start
-	await 60 "R-24, R-25" "the driver started the new run while the last run's blocks were out" \
-		"referee hint_starts" -gt $((starts + 1))
+	hint_started $((starts + 1)) "the driver started the new run while the last run's blocks were out" "R-24, R-25" 60
 	await 60 "R-28" "the driver ended the new run with STOP" "referee hint_stops" -gt $((stops + 1))
 	check "R-23, R-24, R-25" "no hint command broke a duty (referee counts r23, r24, r25 all 0)" \
 		referee_clean r23 r24 r25

@@ -41,8 +41,9 @@ hint_memory_back() {
 		"vm_meminfo MemFree" -ge $(($1 * 3 / 4))
 }
 
-# hint_started STARTS WHAT [TAGS]: await the driver's next run
-# (hint_starts past STARTS), as TAGS (R-24: it starts with the current id).
+# hint_started STARTS WHAT [TAGS] [SECS]: await the driver's next run
+# (hint_starts past STARTS) for SECS (STRESS_SECS), as TAGS (R-24: it
+# starts with the current id).
 hint_started() {
-	await "$STRESS_SECS" "${3:-R-24}" "$2" "referee hint_starts" -gt "$1"
+	await "${4:-$STRESS_SECS}" "${3:-R-24}" "$2" "referee hint_starts" -gt "$1"
 }
