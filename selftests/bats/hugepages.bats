@@ -15,8 +15,12 @@ setup_file() {
 	VM_THP=on vm_start "$MEM_MIB"
 }
 
+# A device test: it needs a driver whose pages come from the memory the
+# guest frees, whole huge pages of it, not from wherever the allocator
+# keeps unmovable pages.
 setup() {
 	needs thp
+	needs_movable_pages
 }
 
 # ballast_checker holds every other 4 KiB page of most of the guest's RAM,
