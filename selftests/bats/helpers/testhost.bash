@@ -93,7 +93,7 @@ testhost_boot() {
 		"$(testhost_qemu)" -accel "tcg,thread=multi,tb-size=$TESTHOST_TB_MIB" -cpu max -smp "$TESTHOST_CPUS" -m "$TESTHOST_MEM_MIB" \
 		-nodefaults -display none -no-reboot \
 		-kernel "$img/testhost-vmlinuz" -initrd "$img/testhost.cpio.gz" \
-		-append "console=ttyS0 panic=-1 quiet unknown_nmi_panic panic_print=0x40 ballast.agent_bin=$AGENT $shares" \
+		-append "$BALLAST_BOOT_ARGS unknown_nmi_panic panic_print=0x40 ballast.agent_bin=$AGENT $shares" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		"${share_args[@]}" \
 		-device virtio-serial-pci,id=vser \

@@ -82,7 +82,7 @@ vm_start() {
 	[ -n "${VM_KERNEL:-}" ] && [ -n "${VM_INITRAMFS:-}" ] || img=$(guest_image_dir) || return 2
 	export VM_KERNEL=${VM_KERNEL:-$img/vmlinuz}
 	export VM_INITRAMFS=${VM_INITRAMFS:-$img/guest.cpio.gz}
-	export VM_CMDLINE="console=ttyS0 panic=-1 quiet ballast.driver=${VM_DRIVER:-virtio_balloon}${VM_CMDLINE_EXTRA:+ $VM_CMDLINE_EXTRA}"
+	export VM_CMDLINE="$BALLAST_BOOT_ARGS ballast.driver=${VM_DRIVER:-virtio_balloon}${VM_CMDLINE_EXTRA:+ $VM_CMDLINE_EXTRA}"
 	VM_WHERE=$(ballast_where) || return 2
 	export VM_WHERE
 	if [ "$VM_WHERE" = nested ]; then
