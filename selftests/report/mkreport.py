@@ -191,6 +191,30 @@ class Test:
         return first_lines(self.text)
 
 
+# bats' call trace above a failed setup_file's or teardown_file's output,
+# and the line that names the command that failed.
+BATS_TRACE_RE = re.compile(r"^\s*\(?from function `|^\s*in test file ")
+FAILED_CMD_RE = re.compile(r"^\s*(`.*') failed$")
+
+
+def why_lines(text, n=3):
+    """A failed setup_file's or teardown_file's cause, first: the command
+    that failed, then the first n lines it printed (a panic, the VMM's
+    last words), without bats' call trace, which would fill the lines a
+    report has room for."""
+    cmd, said = None, []
+    for line in text.strip().splitlines():
+        if BATS_TRACE_RE.match(line):
+            continue
+        m = FAILED_CMD_RE.match(line)
+        if m and cmd is None and not said:
+            cmd = m.group(1)
+            continue
+        said.append(line)
+    body = first_lines("\n".join(said), n)
+    return "%s failed: %s" % (cmd, body) if cmd else body
+
+
 def first_lines(text, n=4, width=160):
     lines = [l.rstrip() for l in text.strip().splitlines()]
     out = [l if len(l) <= width else l[:width - 1] + "…" for l in lines[:n]]
@@ -239,7 +263,7 @@ def read_junit(path, tests, errors):
                 what = failure if failure is not None else error
                 text = node_text(what) if what is not None else ""
                 errors.append("%s: setup_file failed, its tests did not run: %s"
-                              % (file, first_lines(text, 3)))
+                              % (file, why_lines(text)))
                 continue
             if error is not None:
                 tests.append(Test(file, name, time, ERROR, node_text(error)))
@@ -248,7 +272,7 @@ def read_junit(path, tests, errors):
                 m = TEARDOWN_RE.search(text)
                 if m:
                     errors.append("%s: teardown_file failed (after \"%s\"): %s"
-                                  % (file, name, first_lines(text[m.start():], 3)))
+                                  % (file, name, why_lines(text[m.start():])))
                     text = text[:m.start()].rstrip()
                 if text:
                     tests.append(Test(file, name, time, FAIL, text))

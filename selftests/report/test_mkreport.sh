@@ -131,8 +131,10 @@ check "report.md's test table gives the failure's first lines and the skip's rea
 	eval 'has "$md" "| fail.bats | deflate: the balloon goes back to 0 \[R-9, R-14\] | **FAIL** |" &&
 	      has "$md" "actual stayed at 256 MiB after 30 s &lt;target 0&gt;" &&
 	      has "$md" "| skip.bats | free page hinting: a run ends with DONE \[D-14\] | skip | 0.0 s | no /dev/kvm on this host |"'
-check "report.md reports the file whose setup_file failed as an error" \
-	has "$md" "- **error** virtio_balloon-cloud: setup-fails.bats: setup_file failed"
+check "report.md reports the file whose setup_file failed as an error, the command and what it said first, not bats' call trace" \
+	eval 'has "$md" "- **error** virtio_balloon-cloud: setup-fails.bats: setup_file failed, its tests did not run: " &&
+	      has "$md" "boot_guest 512'"'"' failed: qemu exited before its guest'"'"'s agent answered" &&
+	      has "$md" "Kernel panic - not syncing: the guest did not boot" && ! has "$md" "from function \`boot_guest"'
 check "report.md: each run's driver, kernel and offers" \
 	has "$md" "| virtio_balloon-cloud | virtio_balloon | 6.1.0-28-cloud-amd64 | stats_vq deflate_on_oom size query_actual | 5 | 1 | 2 |"
 check "report.md notes a skip as not offered of what meta's offers= lists" \
