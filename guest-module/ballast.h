@@ -10,6 +10,7 @@
 #include <linux/atomic.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/page_reporting.h>
 #include <linux/scatterlist.h>
 #include <linux/sched.h>
@@ -91,6 +92,8 @@ struct ballast_counters {
 	atomic64_t shrinker_scan_calls;
 	atomic64_t shrinker_pages_freed;
 	atomic64_t shrinker_waits;	/* scans that waited out a round */
+	atomic64_t oom_notify_calls;	/* the OOM killer asked us first */
+	atomic64_t oom_notify_pages;	/* ...and was given these instead */
 	atomic64_t report_calls;
 	atomic64_t reported_ranges;
 	atomic64_t reported_bytes;
@@ -281,6 +284,8 @@ struct ballast {
 	struct shrinker shrinker;
 	bool shrinker_registered;
 #endif
+	struct notifier_block oom_nb;	/* the shrinker's backstop */
+	bool oom_nb_registered;
 
 	struct ballast_counters c;
 	struct mutex inject_lock;	/* guards @last and @chain_held */

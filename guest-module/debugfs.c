@@ -68,7 +68,7 @@ static const struct {
 	C(inflate_us), C(inflate_alloc_us), C(inflate_xfer_us), C(inflate_blocks),
 	C(alloc_failures),
 	C(shrinker_count_calls), C(shrinker_scan_calls), C(shrinker_pages_freed),
-	C(shrinker_waits),
+	C(shrinker_waits), C(oom_notify_calls), C(oom_notify_pages),
 	C(report_calls), C(reported_ranges), C(reported_bytes), C(report_writes),
 	C(config_changes), C(stats_requests), C(stats_answered), C(stats_primed),
 	C(device_errors), C(ack_timeouts), C(needs_reset), C(resets),
