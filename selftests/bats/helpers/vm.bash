@@ -242,6 +242,18 @@ needs_movable_pages() {
 	linux_driver || skip "ballast.ko balloons unmovable pages: which host pages they cover is the guest allocator's choice, not the device's"
 }
 
+# oom_evidence: the guest's last OOM kill as its kernel told it (the
+# allocation, each zone's free pages against its watermarks, the victim),
+# what a balloon driver's shrinker did where the driver counts it
+# (ballast.ko's debugfs), and the guest's free memory now.
+oom_evidence() {
+	vm_exec 'dmesg | grep -E "invoked oom-killer|Node [0-9]+ (DMA32|Normal) free:|Killed process" | tail -n 6 | cut -c 1-320
+		for f in /sys/kernel/debug/ballast/shrinker_* /sys/kernel/debug/ballast/pages_deflated; do
+			[ -r "$f" ] && echo "${f##*/} $(cat "$f")"
+		done
+		grep -E "^(MemFree|MemAvailable)" /proc/meminfo' 2>&1
+}
+
 # vm_boot_id: the running guest kernel's boot id, asked with a short timeout.
 vm_boot_id() {
 	VM_EXEC_TIMEOUT=5 vm_exec 'cat /proc/sys/kernel/random/boot_id' 2>/dev/null
