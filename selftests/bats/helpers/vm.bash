@@ -244,11 +244,11 @@ needs_movable_pages() {
 
 # oom_evidence: the guest's last OOM kill as its kernel told it (the
 # allocation, each zone's free pages against its watermarks, the victim),
-# what a balloon driver's shrinker did where the driver counts it
-# (ballast.ko's debugfs), and the guest's free memory now.
+# what a balloon driver's shrinker and OOM notifier did where the driver
+# counts it (ballast.ko's debugfs), and the guest's free memory now.
 oom_evidence() {
 	vm_exec 'dmesg | grep -E "invoked oom-killer|Node [0-9]+ (DMA32|Normal) free:|Killed process" | tail -n 6 | cut -c 1-320
-		for f in /sys/kernel/debug/ballast/shrinker_* /sys/kernel/debug/ballast/pages_deflated; do
+		for f in /sys/kernel/debug/ballast/shrinker_* /sys/kernel/debug/ballast/oom_notify_* /sys/kernel/debug/ballast/pages_deflated; do
 			[ -r "$f" ] && echo "${f##*/} $(cat "$f")"
 		done
 		grep -E "^(MemFree|MemAvailable)" /proc/meminfo' 2>&1
