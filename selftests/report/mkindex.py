@@ -48,8 +48,9 @@ INTRO = ("Who honours which clause of the virtio-balloon device (virtio 1.2 §5.
          "transport. The Device table judges the VMM; the Driver table judges the "
          "guest's driver (Linux's virtio_balloon, or ballast.ko) as it ran under each "
          "VMM. \"(2 of 2)\" counts the tries that failed the clause of those that "
-         "checked it. The reports may come from runs of different dates and breadth: "
-         "the table of runs says which.")
+         "checked it. The table of runs counts each VMM's verdicts, the device's and each "
+         "driver's; the reports may come from runs of different dates and breadth, and "
+         "it says which.")
 
 
 class Vmm:
@@ -94,12 +95,47 @@ class Vmm:
         return verdict, text
 
     def runs_text(self):
-        return "; ".join("%s / %s" % (r.get("driver", "?"), r.get("kernel", "?"))
-                         for r in self.runs) or "none recorded"
+        """"DRIVERS on KERNELS", one part per set of kernels: one part
+        where every driver ran on the same kernels, as make conformance
+        runs them."""
+        kernels = {}
+        for r in self.runs:
+            kernels.setdefault(str(r.get("driver", "?")), []).append(str(r.get("kernel", "?")))
+        drivers = {}
+        for d, ks in kernels.items():
+            drivers.setdefault(tuple(ks), []).append(d)
+        return "; ".join("%s on %s" % (", ".join(ds), ", ".join(ks))
+                         for ks, ds in drivers.items()) or "none recorded"
+
+    def verdicts(self, side, driver=None):
+        """Its verdicts on SIDE's rows (DRIVER's under it, for the
+        driver's), those of the report's words only."""
+        return [v for v in (self.cell(c, driver)[0] for c in self.side_rows(side)) if v in mk.ROW_VERDICTS]
+
+    def side_rows(self, side):
+        """Its clauses of SIDE ("device": every side but the driver's)."""
+        return [c for c, cv in self.clauses.items() if (cv.get("side") == "driver") == (side == "driver")]
+
+    def counts(self):
+        """(side, what, its worst verdict, "N conform, N deviate, ..."):
+        the device's verdicts, then each driver's, counted as the
+        report's headline counts them."""
+        out = [("device", "device", self.verdicts("device"))]
+        out += [("driver", d, self.verdicts("driver", d)) for d in self.drivers]
+        return [(side, what, worst(vs), mk.Report.counts_text(vs)) for side, what, vs in out]
 
     def harness_text(self):
         return "%s, %s" % (mk.plural(self.harness_errors, "harness error"),
                             mk.plural(self.intermittent, "intermittent test"))
+
+
+def worst(verdicts):
+    """The verdict a row of counts is coloured by: deviates, then
+    intermittent, then error, else conforms (none when there are none)."""
+    for v in (mk.DEVIATE, mk.INTERMITTENT, mk.ERRORED, mk.CONFORM):
+        if v in verdicts:
+            return v
+    return None
 
 
 def read_reports(root, outdir):
@@ -140,10 +176,7 @@ def clause_key(clause):
 def side_rows(vmms, side):
     """The clauses of SIDE ("device": every side but the driver's) any
     VMM has, in the report's order."""
-    rows = set()
-    for vm in vmms:
-        rows.update(c for c, cv in vm.clauses.items() if (cv.get("side") == "driver") == (side == "driver"))
-    return sorted(rows, key=clause_key)
+    return sorted({c for vm in vmms for c in vm.side_rows(side)}, key=clause_key)
 
 
 def driver_columns(vmms):
@@ -171,11 +204,14 @@ def render_md(vmms):
     w("")
     w("## Runs")
     w("")
-    w("| VMM | version | run on (UTC) | runs: driver / guest kernel | report |")
-    w("|---|---|---|---|---|")
+    w("| VMM | version | run on (UTC) | device | driver | runs: drivers on guest kernels | report |")
+    w("|---|---|---|---|---|---|---|")
     for vm in vmms:
-        w("| %s | %s | %s | %s | [report.md](%s) |" % (
-            mk.md(vm.name), mk.md(vm.version), mk.md(vm.date), mk.md(vm.runs_text()), vm.href("md")))
+        counts = vm.counts()
+        w("| %s | %s | %s | %s | %s | %s | [report.md](%s) |" % (
+            mk.md(vm.name), mk.md(vm.version), mk.md(vm.date), mk.md(counts[0][3]),
+            mk.md("; ".join("%s: %s" % (what, text) for _, what, _, text in counts[1:]) or NOT_RUN),
+            mk.md(vm.runs_text()), vm.href("md")))
     w("")
     w("## Device")
     w("")
@@ -215,6 +251,12 @@ def html_cell(vm, clause, driver=None):
         mk.ROW_CLASS.get(verdict, ""), mk.h(verdict), mk.h(vm.href("html", clause)), mk.h(text))
 
 
+def counts_td(text, verdict, attrs=""):
+    """A cell of counts, coloured by the worst VERDICT among them."""
+    return "<td class=\"%s\" data-verdict=\"%s\"%s>%s</td>" % (
+        mk.ROW_CLASS.get(verdict, "none"), mk.h(verdict or "none"), attrs, mk.h(text))
+
+
 def vmm_th(vm, colspan=1):
     return "<th class=\"vmm\"%s title=\"%s\"><a href=\"%s\">%s</a></th>" % (
         " colspan=\"%d\"" % colspan if colspan > 1 else "",
@@ -232,12 +274,17 @@ def render_html(vmms):
         "none" if word == NOT_RUN else mk.ROW_CLASS[word], mk.h(word), mk.h(what))
         for word, what in LEGEND))
     w("<h2>Runs</h2><table id=\"runs\"><tr><th>VMM</th><th>version</th><th>run on (UTC)</th>"
-      "<th>runs: driver / guest kernel</th></tr>")
+      "<th>device</th><th>driver</th><th>runs: drivers on guest kernels</th></tr>")
     for vm in vmms:
-        w("<tr data-vmm=\"%s\"><th><a href=\"%s\">%s</a></th><td>%s</td><td>%s</td><td>%s</td></tr>" % (
-            mk.h(vm.name), mk.h(vm.href("html")), mk.h(vm.name), mk.h(vm.version), mk.h(vm.date),
-            "<br>".join(mk.h("%s / %s" % (r.get("driver", "?"), r.get("kernel", "?"))) for r in vm.runs)
-            or "none recorded"))
+        counts = vm.counts()
+        # A row per driver, its counts coloured on their own; the VMM's
+        # cells span them.
+        span = " rowspan=\"%d\"" % len(counts[1:]) if len(counts) > 2 else ""
+        drivers = [counts_td(what + ": " + text, v) for _, what, v, text in counts[1:]] or [counts_td(NOT_RUN, None)]
+        w("<tr data-vmm=\"%s\"><th%s><a href=\"%s\">%s</a></th><td%s>%s</td><td%s>%s</td>%s%s<td%s>%s</td></tr>" % (
+            mk.h(vm.name), span, mk.h(vm.href("html")), mk.h(vm.name), span, mk.h(vm.version), span, mk.h(vm.date),
+            counts_td(counts[0][3], counts[0][2], span), drivers[0], span, mk.h(vm.runs_text())))
+        w("".join("<tr data-vmm=\"%s\">%s</tr>" % (mk.h(vm.name), td) for td in drivers[1:]))
     w("</table>")
     w("<h2>Device</h2><table id=\"device\"><tr><th>clause</th>%s</tr>" % "".join(vmm_th(vm) for vm in vmms))
     for c in side_rows(vmms, "device"):

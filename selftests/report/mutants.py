@@ -152,7 +152,7 @@ I = {
  'ixbydriver': ('            verdict = (cv.get("by_driver") or {}).get(driver)', '            pass'),
  'ixrowsort': ('    return sorted(rows, key=clause_key)', '    return sorted(rows)'),
  'ixcolsort': ('    for name in sorted(os.listdir(root)):', '    for name in sorted(os.listdir(root), reverse=True):'),
- 'ixsides': ('if (cv.get("side") == "driver") == (side == "driver"))', 'if True)'),
+ 'ixsides': ('if (cv.get("side") == "driver") == (side == "driver")]', 'if True]'),
  'ixhidden': ('        if name.startswith(".") or name == "index"', '        if name == "index"'),
  'ixquiet': ('            print("%s: %s: skipped: no readable', '            (lambda *a, **k: None)("%s: %s: skipped: no readable'),
  'ixanchor': ('"#" + mk.clause_id(clause) if clause else ""', '""'),
@@ -163,6 +163,9 @@ I = {
  'ixcolour': ('        mk.ROW_CLASS.get(verdict, ""), mk.h(verdict)', '        "", mk.h(verdict)'),
  'ixspan': ('"".join(vmm_th(vm, len(vm.drivers)) for vm in vmms if vm.drivers)', '"".join(vmm_th(vm) for vm in vmms if vm.drivers)'),
  'ixnoreport': ('    if not vmms:\n        raise', '    if False:\n        raise'),
+ 'ixtally': ('return [v for v in (self.cell(c, driver)[0] for c in self.side_rows(side)) if v in mk.ROW_VERDICTS]', 'return [mk.CONFORM for c in self.side_rows(side)]'),
+ 'ixworst': ('    for v in (mk.DEVIATE, mk.INTERMITTENT, mk.ERRORED, mk.CONFORM):', '    for v in (mk.CONFORM, mk.DEVIATE, mk.INTERMITTENT, mk.ERRORED):'),
+ 'ixrunsgroup': ('            drivers.setdefault(tuple(ks), []).append(d)', '            drivers.setdefault((d,), []).append(d)'),
  'ixnodir': ('    if not os.path.isdir(args.root):\n        raise', '    if False:\n        raise'),
 }
 

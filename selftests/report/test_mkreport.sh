@@ -408,11 +408,16 @@ check "index.md: the Driver table, a column per VMM and driver, the driver's ver
 	      has "$tmp/ixdrv" "| R-23 | — | — | [not exercised](qemu/report.md#clause-R-23) | **[deviates (2 of 2)](qemu/report.md#clause-R-23)** |" &&
 	      has "$tmp/ixdrv" "| R-4 | [conforms](ballast-vmm/report.md#clause-R-4) | [conforms](kvmtool/report.md#clause-R-4) | [conforms](qemu/report.md#clause-R-4) | [conforms](qemu/report.md#clause-R-4) |" &&
 	      hasnt "$tmp/ixdrv" "D-3"'
-check "index.md: each VMM's version, date and runs above the tables; not recorded in a report from before they were" \
+check "index.md: above the tables, each VMM's version, date, verdicts counted (the device's, each driver's) and runs; not recorded in a report from before they were" \
 	eval 'section "$ixmd" Runs >"$tmp/ixruns" &&
-	      has "$tmp/ixruns" "| qemu | QEMU emulator version 9.2.0 | 2025-01-31T14:05Z | virtio_balloon / 6.12.9 (6.12); ballast.ko / 6.12.9 (6.12) | [report.md](qemu/report.md) |" &&
-	      has "$tmp/ixruns" "| kvmtool | not recorded | not recorded | virtio_balloon / 6.1.0-28-amd64 (generic) | [report.md](kvmtool/report.md) |" &&
-	      has "$tmp/ixruns" "| ballast-vmm | ballast-vmm 0.1 (git 1a2b3c4) | 2025-02-01T09:30Z |"'
+	      has "$tmp/ixruns" "| qemu | QEMU emulator version 9.2.0 | 2025-01-31T14:05Z | 2 conform, 1 deviate, 1 intermittent, 0 not offered | virtio_balloon: 1 conform, 0 deviate, 0 intermittent, 0 not offered, 1 not exercised; ballast.ko: 1 conform, 1 deviate, 0 intermittent, 0 not offered | virtio_balloon, ballast.ko on 6.12.9 (6.12) | [report.md](qemu/report.md) |" &&
+	      has "$tmp/ixruns" "| kvmtool | not recorded | not recorded | 1 conform, 1 deviate, 0 intermittent, 1 not offered | virtio_balloon: 1 conform, 0 deviate, 0 intermittent, 0 not offered | virtio_balloon on 6.1.0-28-amd64 (generic) | [report.md](kvmtool/report.md) |" &&
+	      has "$tmp/ixruns" "| ballast-vmm | ballast-vmm 0.1 (git 1a2b3c4) | 2025-02-01T09:30Z | 2 conform, 0 deviate, 0 intermittent, 0 not offered, 1 in error |"'
+check "index.html: the runs table's counts coloured by their worst verdict, a row per driver under the VMM's spanning cells" \
+	eval 'has "$ixhtml" "<tr data-vmm=\"qemu\"><th rowspan=\"2\"><a href=\"qemu/report.html\">qemu</a></th>" &&
+	      has "$ixhtml" "<td class=\"deviates\" data-verdict=\"deviates\" rowspan=\"2\">2 conform, 1 deviate, 1 intermittent, 0 not offered</td><td class=\"conforms\" data-verdict=\"conforms\">virtio_balloon: 1 conform," &&
+	      has "$ixhtml" "<tr data-vmm=\"qemu\"><td class=\"deviates\" data-verdict=\"deviates\">ballast.ko: 1 conform, 1 deviate, 0 intermittent, 0 not offered</td></tr>" &&
+	      has "$ixhtml" "<td class=\"error\" data-verdict=\"error\">2 conform, 0 deviate, 0 intermittent, 0 not offered, 1 in error</td>"'
 check "index.md: a Harness line per VMM: its harness errors and intermittent tests" \
 	eval 'section "$ixmd" Harness >"$tmp/ixh" &&
 	      has "$tmp/ixh" "- kvmtool: 2 harness errors, 0 intermittent tests ([report](kvmtool/report.md#harness))." &&
