@@ -9,7 +9,7 @@
  * (then they go back to the page allocator), a later run starts, the
  * device is reset, or hint_hold_ms passes after the STOP.
  *
- * What Linux's driver never does and the spec allows (R-31, R-32): use a
+ * What Linux's driver never does and the spec allows (R-29, R-31): use a
  * hinted page before DONE after initialising it.  With the `hint_check`
  * setting at N, each run writes a pattern into the first page of its first
  * N blocks before it sends STOP, and checks the pattern when the blocks
@@ -160,7 +160,7 @@ static u64 ballast_hint_pattern(struct page *page, unsigned int i)
 	return ((u64)page_to_pfn(page) << 20) ^ 0xba11a57000000000ULL ^ i;
 }
 
-/* Use a hinted page before DONE, initialising it first. */
+/* Use a hinted page before DONE, initialising it first. */
 static void ballast_hint_write(struct page *page)
 {
 	u64 *p = kmap_local_page(page);

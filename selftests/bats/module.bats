@@ -180,7 +180,7 @@ vmm_alive() {
 }
 
 # A driver may use a hinted page before DONE once it has initialised it
-# (R-31, R-32); the device may then no longer discard it (D-12). Linux's
+# (R-29, R-31); the device may then no longer discard it (D-12). Linux's
 # driver never does, so only ballast.ko can catch a device that releases
 # hinted pages without tracking the guest's writes: with hint_check at 8 it
 # writes a pattern into the first page of 8 hinted blocks before it sends

@@ -230,7 +230,7 @@ def render_html(report):
     out += ["<th>%s</th>" % e(r.kernel) for r in report.runs]
     out.append("</tr>")
     for row in report.rows:
-        out.append("<tr id=\"%s\"><th>%s</th>" % (mk.clause_id(row), e(row)))
+        out.append("<tr id=\"%s\">%s" % (mk.clause_id(row), mk.clause_th(row)))
         for run in report.runs:
             v = report.verdicts[row][run.label]
             out.append("<td class=\"%s\" data-verdict=\"%s\" data-kernel=\"%s\">%s</td>" % (

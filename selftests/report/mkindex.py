@@ -26,6 +26,7 @@ import sys
 # The report's own order of clauses, colours and escaping.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mkreport as mk  # noqa: E402
+from clauses import title  # noqa: E402
 
 PROG = "mkindex.py"
 NOT_RUN = "—"
@@ -215,18 +216,18 @@ def render_md(vmms):
     w("")
     w("## Device")
     w("")
-    w("| clause | " + " | ".join(mk.md(vm.name) for vm in vmms) + " |")
-    w("|---|" + "---|" * len(vmms))
+    w("| clause | what it asks | " + " | ".join(mk.md(vm.name) for vm in vmms) + " |")
+    w("|---|---|" + "---|" * len(vmms))
     for c in side_rows(vmms, "device"):
-        w("| %s | %s |" % (mk.md(c), " | ".join(md_cell(vm, c) for vm in vmms)))
+        w("| %s | %s | %s |" % (mk.md(c), mk.md(title(c)), " | ".join(md_cell(vm, c) for vm in vmms)))
     w("")
     w("## Driver")
     w("")
     cols = driver_columns(vmms)
-    w("| clause | " + " | ".join("%s / %s" % (mk.md(vm.name), mk.md(d)) for vm, d in cols) + " |")
-    w("|---|" + "---|" * len(cols))
+    w("| clause | what it asks | " + " | ".join("%s / %s" % (mk.md(vm.name), mk.md(d)) for vm, d in cols) + " |")
+    w("|---|---|" + "---|" * len(cols))
     for c in side_rows(vmms, "driver"):
-        w("| %s | %s |" % (mk.md(c), " | ".join(md_cell(vm, c, d) for vm, d in cols)))
+        w("| %s | %s | %s |" % (mk.md(c), mk.md(title(c)), " | ".join(md_cell(vm, c, d) for vm, d in cols)))
     w("")
     w("## Harness")
     w("")
@@ -286,16 +287,17 @@ def render_html(vmms):
             counts_td(counts[0][3], counts[0][2], span), drivers[0], span, mk.h(vm.runs_text())))
         w("".join("<tr data-vmm=\"%s\">%s</tr>" % (mk.h(vm.name), td) for td in drivers[1:]))
     w("</table>")
-    w("<h2>Device</h2><table id=\"device\"><tr><th>clause</th>%s</tr>" % "".join(vmm_th(vm) for vm in vmms))
+    w("<h2>Device</h2><table id=\"device\"><tr><th>clause</th>%s</tr>" % "".join(
+        vmm_th(vm) for vm in vmms))
     for c in side_rows(vmms, "device"):
-        w("<tr><th>%s</th>%s</tr>" % (mk.h(c), "".join(html_cell(vm, c) for vm in vmms)))
+        w("<tr>%s%s</tr>" % (mk.clause_th(c), "".join(html_cell(vm, c) for vm in vmms)))
     w("</table>")
     cols = driver_columns(vmms)
     w("<h2>Driver</h2><table id=\"driver\"><tr><th rowspan=\"2\">clause</th>%s</tr><tr>%s</tr>" % (
         "".join(vmm_th(vm, len(vm.drivers)) for vm in vmms if vm.drivers),
         "".join("<th title=\"%s\">%s</th>" % (mk.h(mk.driver_label(d)), mk.h(d)) for _, d in cols)))
     for c in side_rows(vmms, "driver"):
-        w("<tr><th>%s</th>%s</tr>" % (mk.h(c), "".join(html_cell(vm, c, d) for vm, d in cols)))
+        w("<tr>%s%s</tr>" % (mk.clause_th(c), "".join(html_cell(vm, c, d) for vm, d in cols)))
     w("</table>")
     w("<h2>Harness</h2><ul>")
     for vm in vmms:

@@ -28,6 +28,8 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import clauses
+
 PROG = "mkreport.py"
 
 # A skip whose message says this is the VMM not offering what the test
@@ -1005,13 +1007,24 @@ def try_head(tr):
     return "try %d: %s%s" % (tr.number, words[tr.outcome], "; run again" if tr.retried else "")
 
 
+def asks(row):
+    """"(what ROW asks)" where clauses.py says, else ""."""
+    return "(%s)" % clauses.title(row) if clauses.title(row) else ""
+
+
+def clause_th(row):
+    """ROW's heading cell: the clause, and under it what it asks."""
+    what = clauses.title(row)
+    return "<th>%s%s</th>" % (h(row), "<br><span class=\"muted\">%s</span>" % h(what) if what else "")
+
+
 def finding_md(row, run, t, res, driver=False):
     """One deviation or intermittent of the Device or Driver part, in
     Markdown: the clause, whose driver (Driver part), the verdict, the
     failed assertion, the test and its column, a link to its evidence."""
     who = md(driver_label(run.driver)) + ", " if driver else ""
-    return "- **%s** %s%s: %s — %s, %s ([evidence](#%s))" % (
-        md(row), who, res.text(), md(res.what or "the test failed"), md(t.name),
+    return "- **%s**%s %s%s: %s — %s, %s ([evidence](#%s))" % (
+        md(row), " " + md(asks(row)) if asks(row) else "", who, res.text(), md(res.what or "the test failed"), md(t.name),
         md(run.column), anchor(run, t))
 
 
@@ -1025,8 +1038,9 @@ def render_md(report, plot_notes):
     for line in report.summary().splitlines():
         w(line)
         w("")
-    w("Clauses are numbered as in `shared/notes/virtio-balloon-reference.md`: D-n device, "
-      "R-n driver statements of virtio 1.2 §5.5. Each assertion of a test names the clauses "
+    w("D-n and R-n number the device's and the driver's normative statements of virtio 1.2 "
+      "§5.5 in the spec's order, and selftests/report/clauses.py says in a few words what "
+      "each asks (beside the clause here and in the index). Each assertion of a test names the clauses "
       "it checks; a clause conforms if every assertion of it passed, deviates if one failed "
       "on every try, is intermittent if it failed on some tries only, is not offered if all "
       "its tests were skipped because the VMM does not offer what they need. A failure of "
@@ -1223,9 +1237,9 @@ def box_class(verdicts):
 
 def render_finding(run, t, row, res, driver=False):
     ev = failed_evidence(t, row)
-    return ("<li class=\"%s\" data-clause=\"%s\" data-verdict=\"%s\"><b>%s</b>%s %s: %s — %s, %s "
+    return ("<li class=\"%s\" data-clause=\"%s\" data-verdict=\"%s\"><b>%s</b>%s%s %s: %s — %s, %s "
             "(<a href=\"#%s\">evidence</a>)%s</li>" % (
-                CELL_CLASS[res.kind], h(row), h(res.kind), h(row),
+                CELL_CLASS[res.kind], h(row), h(res.kind), h(row), " " + h(asks(row)) if asks(row) else "",
                 (" " + h(driver_label(run.driver)) + ",") if driver else "", h(res.text()),
                 h(res.what or "the test failed"), h(t.name), h(run.column), h(anchor(run, t)),
                 ("<pre>%s</pre>" % h(first_lines(ev))) if driver and ev else ""))
@@ -1294,7 +1308,7 @@ def render_html(report, outdir, plot_notes):
         for row in rows:
             rvs = [report.by_driver[row][d] for d in drivers] if which == "driver" \
                 else [report.verdicts[row]]
-            w("<tr id=\"%s\"><th>%s</th>%s" % (h(clause_id(row)), h(row), "".join(
+            w("<tr id=\"%s\">%s%s" % (h(clause_id(row)), clause_th(row), "".join(
                 "<td class=\"%s\" data-row-verdict=\"%s\"%s>%s</td>" % (
                     ROW_CLASS[rv], h(rv), (" data-driver=\"%s\"" % h(d)) if d else "", h(rv))
                 for rv, d in zip(rvs, drivers))))

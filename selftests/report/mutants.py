@@ -13,6 +13,7 @@ A mutant whose text is no longer in its file stops the run: update it.
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ M = {
  'skipattr': ('text = (skipped.get("message") or node_text(skipped)).strip()', 'text = "".join(skipped.itertext()).strip()'),
  'offersnote': ('            if m and m.group(1) in self.offers:', '            if False:'),
  'begin': ('name = BEGIN_RE.sub("", tc.get("name", ""), count=1) if garbled else tc.get("name", "")', 'name = tc.get("name", "")'),
+ 'asks': ('    return "<th>%s%s</th>" % (h(row), "<br><span class=\\"muted\\">%s</span>" % h(what) if what else "")', '    return "<th>%s</th>" % h(row)'),
  'exit1': ('    write_files(out, files)\n    return 0\n', '    write_files(out, files)\n    return 1\n'),
  'notrun': ('    if kinds == {SKIP} and all(t.not_offered for t in skipped):', '    if kinds == {SKIP}:'),
  'range': ('clauses.extend("%s-%d" % (kind, n) for n in range(lo, hi + 1))', 'clauses.append(tag)'),
@@ -171,8 +173,7 @@ I = {
 
 
 def mutant_file(tmp, name):
-    """(variable, path) of the broken copy; mkindex.py's beside a copy of
-    mkreport.py, which it imports."""
+    """(variable, path) of the broken copy."""
     if name in M:
         src, var, old, new = (SRC, "MKREPORT") + M[name]
     elif name in S:
@@ -181,12 +182,12 @@ def mutant_file(tmp, name):
         src, var, old, new = (INDEX_SRC, "MKINDEX") + I[name]
     if src.count(old) != 1:
         sys.exit("mutant %s: its text is in %s's file %d times, not once" % (name, var, src.count(old)))
-    path = os.path.join(tmp, name + ".py")
-    if var == "MKINDEX":
-        os.makedirs(os.path.join(tmp, name))
-        path = os.path.join(tmp, name, "mkindex.py")
-        with open(os.path.join(tmp, name, "mkreport.py"), "w", encoding="utf-8") as f:
-            f.write(SRC)
+    # In a directory of its own, beside copies of what it imports.
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    for f in ("mkreport.py", "clauses.py"):
+        shutil.copy(os.path.join(HERE, f), d)
+    path = os.path.join(d, {"MKREPORT": "mkreport.py", "SOAK": "soak.py", "MKINDEX": "mkindex.py"}[var])
     with open(path, "w", encoding="utf-8") as f:
         f.write(src.replace(old, new))
     os.chmod(path, 0o755)

@@ -42,7 +42,7 @@ row_is() {
 # html_row FILE CLAUSE: the data-verdict of each cell of CLAUSE's row (a
 # row of the matrix: it has an id).
 html_row() {
-	awk -v c="\"><th>$2</th>" '/^<tr id="clause-/ && index($0, c) { on = 1 } on && /data-verdict=/ { match($0, /data-verdict="[^"]*"/); v = v substr($0, RSTART + 14, RLENGTH - 15) " " } on && /<\/tr>/ { print v; exit }' "$1"
+	awk -v c="\"><th>$2<" '/^<tr id="clause-/ && index($0, c) { on = 1 } on && /data-verdict=/ { match($0, /data-verdict="[^"]*"/); v = v substr($0, RSTART + 14, RLENGTH - 15) " " } on && /<\/tr>/ { print v; exit }' "$1"
 }
 html_row_is() {
 	local got
@@ -145,9 +145,9 @@ check "report.html: R-36's cells are skip, coloured as not offered, the tests be
 	eval 'html_row_is "$html" R-36 "skip skip" && has "$html" "<td class=\"skip offered\" data-verdict=\"skip\" title=\"skip: free page reporting: RSS falls with an empty balloon [D-16, R-36..41]\"><details><summary>skip: kvmtool does not offer free_page_reporting</summary>"'
 check "report.html is self-contained: inline CSS, no external references" \
 	eval 'has "$html" "<style>" && hasnt "$html" "<link" && hasnt "$html" "<script" && hasnt "$html" "src=\"http" && hasnt "$html" "src=\"plots/"'
-check "each clause's row has an id (report.html's matrix, report.md's tests behind each row), for the index to link to" \
-	eval 'has "$html" "<tr id=\"clause-D-release\"><th>D: release</th>" && has "$html" "<tr id=\"clause-2-7-8\"><th>§2.7.8</th>" &&
-	      has "$html" "<tr id=\"clause-R-14\"><th>R-14</th>" && has "$md" "- <a id=\"clause-D-release\"></a>**D: release** (conforms)" &&
+check "each clause's row has an id (report.html's matrix, report.md's tests behind each row), for the index to link to; report.html's says what the clause asks" \
+	eval 'has "$html" "<tr id=\"clause-D-release\"><th>D: release</th>" && has "$html" "<tr id=\"clause-2-7-8\"><th>§2.7.8<br><span class=\"muted\">used ring: used lengths</span></th>" &&
+	      has "$html" "<tr id=\"clause-R-14\"><th>R-14<br><span class=\"muted\">updates actual after changing the balloon</span></th>" && has "$md" "- <a id=\"clause-D-release\"></a>**D: release** (conforms)" &&
 	      has "$md" "- <a id=\"clause-R-14\"></a>**R-14** ("'
 check "without --vmm-version and --date: the version is unknown, the date is now, in UTC to the minute" \
 	eval 'TZ=IST-5:30 status 0 "$MKREPORT" --vmm kvmtool --out "$tmp/when" "$b" &&
@@ -262,9 +262,9 @@ check "records: a skipped test's name tags still say not offered" row_is "$vmd" 
 check "records: an R-check's failure is the driver's (Linux's virtio_balloon), with its evidence, never the device's" \
 	eval 'row_is "$vmd" R-23 "| R-23 | Linux'"'"'s virtio_balloon: deviates | **FAIL (2 of 2 tries)** |" &&
 	      has "$vo/summary.txt" "Deviates from: D-11 (device), D-14 (device), R-23 (driver Linux'"'"'s virtio_balloon)." &&
-	      sed -n "/^## Driver/,/^## Harness/p" "$vmd" >"$tmp/drv" && has "$tmp/drv" "- **R-23** Linux'"'"'s virtio_balloon, FAIL (2 of 2 tries): the driver tells the host before it reuses a page" &&
+	      sed -n "/^## Driver/,/^## Harness/p" "$vmd" >"$tmp/drv" && has "$tmp/drv" "- **R-23** (hint: commands are 4-byte out buffers) Linux'"'"'s virtio_balloon, FAIL (2 of 2 tries): the driver tells the host before it reuses a page" &&
 	      has "$tmp/drv" "  > page 0x1000 written before VIRTIO_BALLOON_F_MUST_TELL_HOST" &&
-	      sed -n "/^## Device/,/^## Driver/p" "$vmd" >"$tmp/dev" && hasnt "$tmp/dev" "R-23" && has "$tmp/dev" "- **D-11** FAIL (2 of 2 tries): actual is written by the driver only"'
+	      sed -n "/^## Device/,/^## Driver/p" "$vmd" >"$tmp/dev" && hasnt "$tmp/dev" "R-23" && has "$tmp/dev" "- **D-11** (hint: ignores pages under an id not current) FAIL (2 of 2 tries): actual is written by the driver only"'
 check "records: the test's details show each try's checks, the not reached, the harness error and the notes with evidence" \
 	eval 'has "$vmd" "- try 1: failed an assertion; run again" && has "$vmd" "  - **FAIL \[D-3\] (device) every inflate buffer is used**" &&
 	      has "$vmd" "    <br>evidence: try 1: used 255 of 256" && has "$vmd" "  - note: the guest was rebooted before this test" &&
@@ -277,10 +277,10 @@ check "records: report.html's first boxes: the device's deviation and intermitte
 	      has "$vhtml" "<div class=\"box bad\" id=\"driver\">" && has "$vhtml" "data-clause=\"R-23\" data-verdict=\"FAIL\"" &&
 	      has "$vhtml" "<div class=\"box broken\" id=\"harness\">" && has "$vhtml" "<p data-summary=\"harness\">Harness: 5 errors.</p>"'
 check "records: report.html's matrix: intermittent has its own class, the driver's verdict per driver" \
-	eval 'html_row_is "$vhtml" D-3 intermittent && has "$vhtml" "<tr id=\"clause-D-3\"><th>D-3</th><td class=\"intermittent\" data-row-verdict=\"intermittent\">" &&
+	eval 'html_row_is "$vhtml" D-3 intermittent && has "$vhtml" "<tr id=\"clause-D-3\"><th>D-3<br><span class=\"muted\">may change an inflated page before acking it</span></th><td class=\"intermittent\" data-row-verdict=\"intermittent\">" &&
 	      html_row_is "$vhtml" D-12 not-reached && has "$vhtml" "td.intermittent{" &&
 	      has "$vhtml" "<td class=\"intermittent\" data-verdict=\"intermittent\" title=" &&
-	      has "$vhtml" "<tr id=\"clause-R-23\"><th>R-23</th><td class=\"deviates\" data-row-verdict=\"deviates\" data-driver=\"virtio_balloon\">"'
+	      has "$vhtml" "<tr id=\"clause-R-23\"><th>R-23<br><span class=\"muted\">hint: commands are 4-byte out buffers</span></th><td class=\"deviates\" data-row-verdict=\"deviates\" data-driver=\"virtio_balloon\">"'
 check "records: verdicts.json gives each clause's side and verdict, the driver's per driver, each test's outcome and tries, the intermittents, the harness errors" \
 	python3 - "$vo/verdicts.json" <<'EOF'
 import json, sys
@@ -394,19 +394,19 @@ check "index: exits 0; each directory without a readable verdicts.json is skippe
 	eval 'status 0 "$MKINDEX" "$ix" && [ "$(wc -l <"$tmp/stderr")" -eq 2 ] &&
 	      has "$tmp/stderr" "$ix/broken: skipped: no readable verdicts.json" && has "$tmp/stderr" "$ix/bad: skipped: verdicts.json is not" &&
 	      hasnt "$ixmd" hidden && hasnt "$ixmd" indexed && hasnt "$ixmd" broken && [ -s "$ixhtml" ]'
-check "index.md: the Device table, a column per VMM by name, the report's clause order, each cell linked to the clause's row of that VMM's report, — where its run has no entry" \
+check "index.md: the Device table, what each clause asks, a column per VMM by name, the report's clause order, each cell linked to the clause's row of that VMM's report, — where its run has no entry" \
 	eval 'section "$ixmd" Device >"$tmp/ixdev" &&
-	      has "$tmp/ixdev" "| clause | ballast-vmm | kvmtool | qemu |" &&
-	      has "$tmp/ixdev" "| D-11 | [conforms](ballast-vmm/report.md#clause-D-11) | — | **[deviates (2 of 2)](qemu/report.md#clause-D-11)** |" &&
-	      has "$tmp/ixdev" "| D: release | — | **[deviates](kvmtool/report.md#clause-D-release)** | [intermittent (1 of 2)](qemu/report.md#clause-D-release) |" &&
-	      has "$tmp/ixdev" "| §2.7.8 | **[error](ballast-vmm/report.md#clause-2-7-8)** | — | [conforms](qemu/report.md#clause-2-7-8) |" &&
+	      has "$tmp/ixdev" "| clause | what it asks | ballast-vmm | kvmtool | qemu |" &&
+	      has "$tmp/ixdev" "| D-11 | hint: ignores pages under an id not current | [conforms](ballast-vmm/report.md#clause-D-11) | — | **[deviates (2 of 2)](qemu/report.md#clause-D-11)** |" &&
+	      has "$tmp/ixdev" "| D: release |  | — | **[deviates](kvmtool/report.md#clause-D-release)** | [intermittent (1 of 2)](qemu/report.md#clause-D-release) |" &&
+	      has "$tmp/ixdev" "| §2.7.8 | used ring: used lengths | **[error](ballast-vmm/report.md#clause-2-7-8)** | — | [conforms](qemu/report.md#clause-2-7-8) |" &&
 	      [ "$(awk -F" [|] " "/^[|] [^c-]/ { sub(/^[|] /, \"\"); print \$1 }" "$tmp/ixdev" | tr "\n" " ")" = "D-3 D-11 D-16 D: release §2.7.8 " ] &&
 	      hasnt "$tmp/ixdev" "R-4"'
-check "index.md: the Driver table, a column per VMM and driver, the driver's verdict under that VMM" \
+check "index.md: the Driver table, what each clause asks, a column per VMM and driver, the driver's verdict under that VMM" \
 	eval 'section "$ixmd" Driver >"$tmp/ixdrv" &&
-	      has "$tmp/ixdrv" "| clause | ballast-vmm / virtio_balloon | kvmtool / virtio_balloon | qemu / virtio_balloon | qemu / ballast.ko |" &&
-	      has "$tmp/ixdrv" "| R-23 | — | — | [not exercised](qemu/report.md#clause-R-23) | **[deviates (2 of 2)](qemu/report.md#clause-R-23)** |" &&
-	      has "$tmp/ixdrv" "| R-4 | [conforms](ballast-vmm/report.md#clause-R-4) | [conforms](kvmtool/report.md#clause-R-4) | [conforms](qemu/report.md#clause-R-4) | [conforms](qemu/report.md#clause-R-4) |" &&
+	      has "$tmp/ixdrv" "| clause | what it asks | ballast-vmm / virtio_balloon | kvmtool / virtio_balloon | qemu / virtio_balloon | qemu / ballast.ko |" &&
+	      has "$tmp/ixdrv" "| R-23 | hint: commands are 4-byte out buffers | — | — | [not exercised](qemu/report.md#clause-R-23) | **[deviates (2 of 2)](qemu/report.md#clause-R-23)** |" &&
+	      has "$tmp/ixdrv" "| R-4 | should inflate while num_pages is above actual | [conforms](ballast-vmm/report.md#clause-R-4) | [conforms](kvmtool/report.md#clause-R-4) | [conforms](qemu/report.md#clause-R-4) | [conforms](qemu/report.md#clause-R-4) |" &&
 	      hasnt "$tmp/ixdrv" "D-3"'
 check "index.md: above the tables, each VMM's version, date, verdicts counted (the device's, each driver's) and runs; not recorded in a report from before they were" \
 	eval 'section "$ixmd" Runs >"$tmp/ixruns" &&
@@ -428,15 +428,31 @@ check "index.html: self-contained, each cell coloured as report.html colours the
 	      has "$ixhtml" "<td class=\"intermittent\" data-verdict=\"intermittent\"><a href=\"qemu/report.html#clause-D-release\">intermittent (1 of 2)</a></td>" &&
 	      has "$ixhtml" "<td class=\"notoffered\" data-verdict=\"not offered\"><a href=\"kvmtool/report.html#clause-D-16\">" &&
 	      has "$ixhtml" "<td class=\"none\" data-verdict=\"none\">—</td>" &&
+	      has "$ixhtml" "<tr><th>D-11<br><span class=\"muted\">hint: ignores pages under an id not current</span></th><td class=\"conforms\"" &&
 	      has "$ixhtml" "<th class=\"vmm\" colspan=\"2\" title=\"QEMU emulator version 9.2.0, run on 2025-01-31T14:05Z\"><a href=\"qemu/report.html\">qemu</a></th>"'
 mkdir -p "$ix/site"
 check "index: --out elsewhere writes there, links relative to it, and is not read as a VMM" \
 	eval 'status 0 "$MKINDEX" --out "$ix/site" "$ix" && [ "$(wc -l <"$tmp/stderr")" -eq 2 ] &&
-	      has "$ix/site/index.md" "| D-11 | [conforms](../ballast-vmm/report.md#clause-D-11) |" &&
+	      has "$ix/site/index.md" "| D-11 | hint: ignores pages under an id not current | [conforms](../ballast-vmm/report.md#clause-D-11) |" &&
 	      has "$ix/site/index.html" "<a href=\"../qemu/report.html#clause-D-11\">" && hasnt "$ix/site/index.md" "| site |"'
 check "index: bad usage exits 2 with one line and writes nothing: REPORT_ROOT is not a directory, or holds no VMM's report" \
 	eval 'status 2 "$MKINDEX" "$tmp/nothere" && has "$tmp/stderr" "$tmp/nothere: not a directory" &&
 	      status 2 "$MKINDEX" "$tmp/emptyroot" && has "$tmp/stderr" "no VMM" && [ ! -e "$tmp/emptyroot/index.md" ]'
+# clauses.py: what each clause asks, for every clause a test of the suite
+# names (a "D: words" row names itself).
+check "clauses: every D-n, R-n and § that a test in selftests/bats names says what it asks" \
+	eval 'python3 -c "
+import glob, re, sys
+sys.path.insert(0, \"$here\")
+import mkreport, clauses
+rows = set()
+for f in glob.glob(\"$here/../bats/**/*.bats\", recursive=True):
+    for name in re.findall(r\"^@test \\\"(.*)\\\" \\{\", open(f).read(), re.M):
+        rows.update(mkreport.parse_tags(name)[0])
+bare = sorted(r for r in rows if not re.match(r\"[DR]: \", r) and not clauses.title(r))
+print(\"no title:\", bare or \"none\", \"of\", len(rows))
+sys.exit(1 if bare or len(rows) < 40 else 0)
+"'
 # Over a report mkreport.py made: every link lands on an id there.
 mkdir -p "$tmp/ixreal"
 cp -r "$vo" "$tmp/ixreal/qemu"

@@ -86,7 +86,7 @@ features_cycle() {
 # driver must answer the new id with its old blocks still out (R-24). A
 # driver that gives the blocks back only at DONE leaves its guest nothing
 # meanwhile: under pressure Linux's
-# driver frees them (its shrinker), as R-32 allows (what it hands back is
+# driver frees them (its shrinker), as R-29 allows (what it hands back is
 # uninitialised, as any page the allocator hands out). No clause makes it
 # a duty, so it is a driver statement in words; a guest OOM-killed for
 # memory it only showed the host is the driver's failure all the same.

@@ -75,12 +75,12 @@
  * bound (referee_await_json). R-28 is not counted either when the driver
  * starts a run without STOP: the spec ends a round when the device changes
  * the id, and then owes no STOP for it.
- * Not judged: R-21 and R-29 (MAYs), R-26, R-27 (SHOULDs), R-30 and R-33
- * (what the driver does to its pages: neither the dirty log nor the config
- * space says with which value), R-31 and R-32 (hinted pages are to be
- * treated as uninitialised: a driver breaks that by reading one for its
- * old contents, and the dirty log sees writes, never reads), R-36 and
- * R-37 (the same for reported pages).
+ * Not judged: R-21 and R-29 (MAYs), R-26, R-27 and R-32 (SHOULDs), R-31,
+ * R-33 and R-37 (what the driver writes to its pages: the dirty log sees
+ * a write, never its value), R-30 and R-36 (hinted and reported pages are
+ * to be treated as uninitialised: a driver breaks that by reading one for
+ * its old contents, and the dirty log sees writes, never reads).
+ * selftests/report/clauses.py says what each clause asks.
  */
 #ifndef BALLAST_BALLOON_REFEREE_H
 #define BALLAST_BALLOON_REFEREE_H
