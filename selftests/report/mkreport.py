@@ -1211,7 +1211,7 @@ td.notoffered{background:#fff3cd}td.notexercised{background:#e9ecef}
 details summary{cursor:pointer}details ul{margin:.3em 0;padding-left:1.2em;font-weight:normal}
 pre{margin:0;white-space:pre-wrap;font-size:.85em;max-width:60em}
 li.error{color:#5b3a8a}li.FAIL{color:#a00}li.notreached{color:#777}
-.muted{color:#777}img.plot{max-width:100%;border:1px solid #ddd}
+.muted{color:#777}th .muted{font-weight:normal}img.plot{max-width:100%;border:1px solid #ddd}
 div.test{border-left:3px solid #bbb;padding-left:1em;margin:1em 0}
 """
 
