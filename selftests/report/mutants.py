@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Break mkreport.py (and soak.py, mkindex.py) on purpose, once per mutant,
+"""Break mkreport.py (and soak.py, mkindex.py, clauses.py) on purpose, once per mutant,
 and run test_mkreport.sh against each broken copy (MKREPORT=..., SOAK=...,
 MKINDEX=...): every
 mutant must make a check fail, and every check must fail under some
@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = open(os.path.join(HERE, "mkreport.py"), encoding="utf-8").read()
 SOAK_SRC = open(os.path.join(HERE, "soak.py"), encoding="utf-8").read()
 INDEX_SRC = open(os.path.join(HERE, "mkindex.py"), encoding="utf-8").read()
+CLAUSES_SRC = open(os.path.join(HERE, "clauses.py"), encoding="utf-8").read()
 
 # name: (text in mkreport.py, what replaces it)
 M = {
@@ -172,12 +173,21 @@ I = {
 }
 
 
+# clauses.py's, reached through the copy beside a whole mkreport.py:
+# name: (text in clauses.py, what replaces it)
+C = {
+ 'clbare': ('    "R-38": "reporting: uses no reported page before the ack",\n', ''),
+}
+
+
 def mutant_file(tmp, name):
     """(variable, path) of the broken copy."""
     if name in M:
         src, var, old, new = (SRC, "MKREPORT") + M[name]
     elif name in S:
         src, var, old, new = (SOAK_SRC, "SOAK") + S[name]
+    elif name in C:
+        src, var, old, new = (CLAUSES_SRC, "MKREPORT") + C[name]
     else:
         src, var, old, new = (INDEX_SRC, "MKINDEX") + I[name]
     if src.count(old) != 1:
@@ -188,6 +198,10 @@ def mutant_file(tmp, name):
     for f in ("mkreport.py", "clauses.py"):
         shutil.copy(os.path.join(HERE, f), d)
     path = os.path.join(d, {"MKREPORT": "mkreport.py", "SOAK": "soak.py", "MKINDEX": "mkindex.py"}[var])
+    if name in C:
+        with open(os.path.join(d, "clauses.py"), "w", encoding="utf-8") as f:
+            f.write(src.replace(old, new))
+        return var, path
     with open(path, "w", encoding="utf-8") as f:
         f.write(src.replace(old, new))
     os.chmod(path, 0o755)
@@ -198,7 +212,7 @@ def main(names):
     failing_somewhere, quiet = set(), []
     checks = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names or list(M) + list(S) + list(I):
+        for name in names or list(M) + list(S) + list(I) + list(C):
             var, path = mutant_file(tmp, name)
             r = subprocess.run([os.path.join(HERE, "test_mkreport.sh")], capture_output=True,
                                text=True, env=dict(os.environ, **{var: path}))

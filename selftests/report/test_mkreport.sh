@@ -438,12 +438,12 @@ check "index: --out elsewhere writes there, links relative to it, and is not rea
 check "index: bad usage exits 2 with one line and writes nothing: REPORT_ROOT is not a directory, or holds no VMM's report" \
 	eval 'status 2 "$MKINDEX" "$tmp/nothere" && has "$tmp/stderr" "$tmp/nothere: not a directory" &&
 	      status 2 "$MKINDEX" "$tmp/emptyroot" && has "$tmp/stderr" "no VMM" && [ ! -e "$tmp/emptyroot/index.md" ]'
-# clauses.py: what each clause asks, for every clause a test of the suite
-# names (a "D: words" row names itself).
+# clauses.py (beside MKREPORT): what each clause asks, for every clause a
+# test of the suite names (a "D: words" row names itself).
 check "clauses: every D-n, R-n and § that a test in selftests/bats names says what it asks" \
 	eval 'python3 -c "
 import glob, re, sys
-sys.path.insert(0, \"$here\")
+sys.path.insert(0, \"$(dirname "$MKREPORT")\")
 import mkreport, clauses
 rows = set()
 for f in glob.glob(\"$here/../bats/**/*.bats\", recursive=True):
