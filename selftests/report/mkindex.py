@@ -287,8 +287,7 @@ def render_html(vmms):
             counts_td(counts[0][3], counts[0][2], span), drivers[0], span, mk.h(vm.runs_text())))
         w("".join("<tr data-vmm=\"%s\">%s</tr>" % (mk.h(vm.name), td) for td in drivers[1:]))
     w("</table>")
-    w("<h2>Device</h2><table id=\"device\"><tr><th>clause</th>%s</tr>" % "".join(
-        vmm_th(vm) for vm in vmms))
+    w("<h2>Device</h2><table id=\"device\"><tr><th>clause</th>%s</tr>" % "".join(vmm_th(vm) for vm in vmms))
     for c in side_rows(vmms, "device"):
         w("<tr>%s%s</tr>" % (mk.clause_th(c), "".join(html_cell(vm, c) for vm in vmms)))
     w("</table>")

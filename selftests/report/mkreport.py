@@ -1007,9 +1007,10 @@ def try_head(tr):
     return "try %d: %s%s" % (tr.number, words[tr.outcome], "; run again" if tr.retried else "")
 
 
-def asks(row):
-    """"(what ROW asks)" where clauses.py says, else ""."""
-    return "(%s)" % clauses.title(row) if clauses.title(row) else ""
+def asks(row, escape):
+    """" (what ROW asks)", escaped by ESCAPE, where clauses.py says; else ""."""
+    what = clauses.title(row)
+    return " (%s)" % escape(what) if what else ""
 
 
 def clause_th(row):
@@ -1024,7 +1025,7 @@ def finding_md(row, run, t, res, driver=False):
     failed assertion, the test and its column, a link to its evidence."""
     who = md(driver_label(run.driver)) + ", " if driver else ""
     return "- **%s**%s %s%s: %s — %s, %s ([evidence](#%s))" % (
-        md(row), " " + md(asks(row)) if asks(row) else "", who, res.text(), md(res.what or "the test failed"), md(t.name),
+        md(row), asks(row, md), who, res.text(), md(res.what or "the test failed"), md(t.name),
         md(run.column), anchor(run, t))
 
 
@@ -1239,7 +1240,7 @@ def render_finding(run, t, row, res, driver=False):
     ev = failed_evidence(t, row)
     return ("<li class=\"%s\" data-clause=\"%s\" data-verdict=\"%s\"><b>%s</b>%s%s %s: %s — %s, %s "
             "(<a href=\"#%s\">evidence</a>)%s</li>" % (
-                CELL_CLASS[res.kind], h(row), h(res.kind), h(row), " " + h(asks(row)) if asks(row) else "",
+                CELL_CLASS[res.kind], h(row), h(res.kind), h(row), asks(row, h),
                 (" " + h(driver_label(run.driver)) + ",") if driver else "", h(res.text()),
                 h(res.what or "the test failed"), h(t.name), h(run.column), h(anchor(run, t)),
                 ("<pre>%s</pre>" % h(first_lines(ev))) if driver and ev else ""))
