@@ -102,7 +102,7 @@ M = {
                     tr.clauses.setdefault(c, PASS)''', '''                else:
                     tr.clauses[c] = PASS'''),
  'recordskip': ('        if tr.end == "skip" or (tr.end is None and junit == SKIP):', '        if tr.end is None and junit == SKIP:'),
- 'alldevice': ('    return "driver" if row.startswith("R-") else "device"', '    return "device"'),
+ 'alldevice': ('    return "driver" if row.startswith(("R-", "R: ")) else "device"', '    return "device"'),
  'bydriverall': ('row_verdict(self.items(r, d))', 'row_verdict(self.items(r))'),
  'devicebox': ('            for row in self.side_rows(which):\n                for run in self.runs:', '            for row in self.clause_rows():\n                for run in self.runs:'),
  'driverevidence': ('            w("  > %s" % md(first_lines(ev)))', '            pass'),
