@@ -129,7 +129,7 @@ M = {
  'notries': ('            c.update(tries_json(self.tries(r)))\n', ''),
  'nodrivertries': ('                    c["by_driver_tries"] = counts', '                    pass'),
  'triesall': ('        given = [res for _, res in items if res and res.kind == kind]', '        given = [res for _, res in items if res]'),
- 'rowid': ('w("<tr id=\\"%s\\"><th>%s</th>%s" % (h(clause_id(row)), h(row),', 'w("<tr><th>%s</th>%s" % (h(row),'),
+ 'rowid': ('w("<tr id=\\"%s\\">%s%s" % (h(clause_id(row)), clause_th(row),', 'w("<tr>%s%s" % (clause_th(row),'),
  'mdanchor': ('% (clause_id(row), md(row), row_verdict_text(report, row)))', '% ("", md(row), row_verdict_text(report, row)))'),
  'htmlanchor': ('            w("<div class=\\"test\\" id=\\"%s\\"><h3>%s: %s — %s</h3>" % (', '            w("<div class=\\"test\\"><h3>%s%s: %s — %s</h3>" % ('),
 }
