@@ -117,13 +117,11 @@ class Vmm:
         """Its clauses of SIDE ("device": every side but the driver's)."""
         return [c for c, cv in self.clauses.items() if (cv.get("side") == "driver") == (side == "driver")]
 
-    def counts(self):
-        """(side, what, its worst verdict, "N conform, N deviate, ..."):
-        the device's verdicts, then each driver's, counted as the
-        report's headline counts them."""
-        out = [("device", "device", self.verdicts("device"))]
-        out += [("driver", d, self.verdicts("driver", d)) for d in self.drivers]
-        return [(side, what, worst(vs), mk.Report.counts_text(vs)) for side, what, vs in out]
+    def counts(self, driver=None):
+        """(the worst verdict, "N conform, N deviate, ..."): the device's
+        verdicts, or DRIVER's, counted as the report's headline counts them."""
+        vs = self.verdicts("driver", driver) if driver else self.verdicts("device")
+        return worst(vs), mk.Report.counts_text(vs)
 
     def harness_text(self):
         return "%s, %s" % (mk.plural(self.harness_errors, "harness error"),
@@ -208,10 +206,9 @@ def render_md(vmms):
     w("| VMM | version | run on (UTC) | device | driver | runs: drivers on guest kernels | report |")
     w("|---|---|---|---|---|---|---|")
     for vm in vmms:
-        counts = vm.counts()
         w("| %s | %s | %s | %s | %s | %s | [report.md](%s) |" % (
-            mk.md(vm.name), mk.md(vm.version), mk.md(vm.date), mk.md(counts[0][3]),
-            mk.md("; ".join("%s: %s" % (what, text) for _, what, _, text in counts[1:]) or NOT_RUN),
+            mk.md(vm.name), mk.md(vm.version), mk.md(vm.date), mk.md(vm.counts()[1]),
+            mk.md("; ".join("%s: %s" % (d, vm.counts(d)[1]) for d in vm.drivers) or NOT_RUN),
             mk.md(vm.runs_text()), vm.href("md")))
     w("")
     w("## Device")
@@ -252,10 +249,11 @@ def html_cell(vm, clause, driver=None):
         mk.ROW_CLASS.get(verdict, ""), mk.h(verdict), mk.h(vm.href("html", clause)), mk.h(text))
 
 
-def counts_td(text, verdict, attrs=""):
-    """A cell of counts, coloured by the worst VERDICT among them."""
+def counts_td(counts, label="", attrs=""):
+    """A cell of Vmm.counts() (LABEL first), coloured by their worst verdict."""
+    verdict, text = counts
     return "<td class=\"%s\" data-verdict=\"%s\"%s>%s</td>" % (
-        mk.ROW_CLASS.get(verdict, "none"), mk.h(verdict or "none"), attrs, mk.h(text))
+        mk.ROW_CLASS.get(verdict, "none"), mk.h(verdict or "none"), attrs, mk.h(label + text))
 
 
 def vmm_th(vm, colspan=1):
@@ -277,14 +275,13 @@ def render_html(vmms):
     w("<h2>Runs</h2><table id=\"runs\"><tr><th>VMM</th><th>version</th><th>run on (UTC)</th>"
       "<th>device</th><th>driver</th><th>runs: drivers on guest kernels</th></tr>")
     for vm in vmms:
-        counts = vm.counts()
         # A row per driver, its counts coloured on their own; the VMM's
         # cells span them.
-        span = " rowspan=\"%d\"" % len(counts[1:]) if len(counts) > 2 else ""
-        drivers = [counts_td(what + ": " + text, v) for _, what, v, text in counts[1:]] or [counts_td(NOT_RUN, None)]
+        span = " rowspan=\"%d\"" % len(vm.drivers) if len(vm.drivers) > 1 else ""
+        drivers = [counts_td(vm.counts(d), d + ": ") for d in vm.drivers] or [counts_td((None, NOT_RUN))]
         w("<tr data-vmm=\"%s\"><th%s><a href=\"%s\">%s</a></th><td%s>%s</td><td%s>%s</td>%s%s<td%s>%s</td></tr>" % (
             mk.h(vm.name), span, mk.h(vm.href("html")), mk.h(vm.name), span, mk.h(vm.version), span, mk.h(vm.date),
-            counts_td(counts[0][3], counts[0][2], span), drivers[0], span, mk.h(vm.runs_text())))
+            counts_td(vm.counts(), attrs=span), drivers[0], span, mk.h(vm.runs_text())))
         w("".join("<tr data-vmm=\"%s\">%s</tr>" % (mk.h(vm.name), td) for td in drivers[1:]))
     w("</table>")
     w("<h2>Device</h2><table id=\"device\"><tr><th>clause</th>%s</tr>" % "".join(vmm_th(vm) for vm in vmms))
