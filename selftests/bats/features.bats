@@ -54,14 +54,14 @@ stats_count() {
 	# memory the process touches, beyond what the guest has left.
 	VM_EXEC_TIMEOUT=240 run vm_exec "dd if=/dev/zero of=/dev/null bs=${want}M count=1 2>/tmp/dd.err; s=\$?; tail -n 1 /tmp/dd.err; exit \$s"
 	check R-8 "a dd of $want MiB with $left MiB left gets its memory (status $status: $output)" \
-		eval '{ [ "$status" -eq 0 ] && [[ $output != *Killed* ]]; } || { oom_evidence; false; }'
+		with_oom_evidence eval '[ "$status" -eq 0 ] && [[ $output != *Killed* ]]'
 	# The driver deflated and told the device: actual follows.
 	await 30 "R-8, R-14" "the balloon gave memory back: actual below $balloon MiB" vm_actual_reading -lt "$balloon"
 	echo "# balloon $balloon MiB, $left MiB left, dd of $want MiB; actual now $AWAITED MiB" >&3
 
 	# The OOM notifier deflated instead of killing.
 	kills=$(vm_exec "dmesg | grep -c 'Killed process' || true")
-	check R-8 "nobody was OOM-killed ($kills kills)" eval '[ "$kills" = 0 ] || { oom_evidence; false; }'
+	check R-8 "nobody was OOM-killed ($kills kills)" with_oom_evidence [ "$kills" = 0 ]
 
 	vm_resize 0 240
 }

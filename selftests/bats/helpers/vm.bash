@@ -254,6 +254,12 @@ oom_evidence() {
 		grep -E "^(MemFree|MemAvailable)" /proc/meminfo' 2>&1
 }
 
+# with_oom_evidence CMD...: CMD's status, and oom_evidence printed when it
+# fails, for a check whose failure is an OOM kill to show it.
+with_oom_evidence() {
+	"$@" || { oom_evidence; return 1; }
+}
+
 # vm_boot_id: the running guest kernel's boot id, asked with a short timeout.
 vm_boot_id() {
 	VM_EXEC_TIMEOUT=5 vm_exec 'cat /proc/sys/kernel/random/boot_id' 2>/dev/null
