@@ -33,6 +33,15 @@ teardown() {
 	[ $((SECONDS - start)) -lt 60 ]
 }
 
+@test "harness: a VM_DRIVER the guest cannot load is refused in one line, before anything boots" {
+	local rc=0
+	VM_DRIVER=ballast.ko vm_start 256 >"$BATS_TEST_TMPDIR/out" 2>&1 || rc=$?
+	output=$(cat "$BATS_TEST_TMPDIR/out")
+	[ "$rc" -eq 2 ]
+	assert_output "VM_DRIVER=ballast.ko: unknown balloon driver (virtio_balloon, ballast or none)"
+	[ -z "${VM_RUNDIR:-}" ]
+}
+
 @test "harness: vm_stop leaves no VMM process behind" {
 	vm_start 256
 	pid=$(vm_pid)

@@ -75,6 +75,12 @@ vm_start() {
 		echo "$VMM does not offer reboot (VM_REBOOT=1)" >&2
 		return 2
 	fi
+	# The guest's init loads these, and boots on with a line for anything
+	# else; a test would then wait out its first resize.
+	case ${VM_DRIVER:-virtio_balloon} in
+	virtio_balloon | ballast | none) ;;
+	*) echo "VM_DRIVER=$VM_DRIVER: unknown balloon driver (virtio_balloon, ballast or none)" >&2; return 2 ;;
+	esac
 	# A VMM that describes CPUs only with an MP table gets a kernel that
 	# reads one (Debian's cloud kernel has no CONFIG_X86_MPPARSE).
 	local img= GUEST_KERNEL=${GUEST_KERNEL:-}
